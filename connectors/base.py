@@ -1,0 +1,236 @@
+"""The connector contract and the one writer path: a batch, its rejects and its cursor commit together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import duckdb
+import pandas as pd
+
+from ioc.calendar import calendar_from_store
+from ioc.canonical import Normalizer, Reference, RowError, normalize_dossier, normalize_hotline
+from ioc.db import Database
+from ioc.model import DOSSIER_COLUMNS, HOTLINE_COLUMNS
+from ioc.timeutil import now_utc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A canonical table a connector writes into."""
+
+    name: str  # "dossiers" | "hotline"
+    table: str
+    primary_key: str
+    columns: tuple[str, ...]
+    normalize: Normalizer
+    events_table: str | None = None
+
+
+DOSSIERS = Target("dossiers", "dossiers", "dossier_id", DOSSIER_COLUMNS, normalize_dossier, "dossier_events")
+HOTLINE = Target("hotline", "hotline_tickets", "ticket_id", HOTLINE_COLUMNS, normalize_hotline)
+TARGETS = {target.name: target for target in (DOSSIERS, HOTLINE)}
+
+
+@dataclass
+class Batch:
+    """Rows for one target, and the cursor the connector has reached once they are stored."""
+
+    target: Target
+    rows: list[Mapping[str, Any]]
+    cursor: str | None = None
+
+
+class Connector(Protocol):
+    """What every source declares (like a Singer stream): name, interval, and batches after a cursor."""
+
+    name: str
+    interval_seconds: int
+
+    def batches(self, cursor: str | None) -> Iterator[Batch]: ...
+
+
+@dataclass
+class BatchResult:
+    rows_read: int = 0
+    rows_upserted: int = 0
+    rows_rejected: int = 0
+    rejects: list[tuple[str, str]] = field(default_factory=list)  # (raw row, reason) of the last batch
+
+    def add(self, other: BatchResult) -> None:
+        self.rows_read += other.rows_read
+        self.rows_upserted += other.rows_upserted
+        self.rows_rejected += other.rows_rejected
+        self.rejects = other.rejects
+
+
+def load_reference(db: Database) -> Reference:
+    """Units, procedures and the working-day calendar as normalisation needs them."""
+    units = frozenset(code for (code,) in db.execute("SELECT unit_code FROM units"))
+    procedures = {
+        code: (sector, days) for code, sector, days in db.execute("SELECT procedure_code, sector, legal_days FROM procedures")
+    }
+    return Reference(units, procedures, calendar_from_store(db))
+
+
+def _raw_text(row: Mapping[str, Any]) -> str:
+    return json.dumps({str(k): (None if v is None else str(v)) for k, v in row.items()}, ensure_ascii=False)[:1_000_000]
+
+
+def write_batch(
+    conn: duckdb.DuckDBPyConnection,
+    connector: str,
+    batch: Batch,
+    reference: Reference,
+    run_id: int | None,
+    ingested_at: datetime | None = None,
+) -> BatchResult:
+    """Normalise, merge by key (the newest ``updated_at`` wins), reject what cannot be stored, save the cursor.
+
+    Runs inside the caller's transaction, so rows, rejects and cursor land together or not at all.
+    """
+    target = batch.target
+    ingested_at = ingested_at or now_utc()
+    result = BatchResult(rows_read=len(batch.rows))
+    newest: dict[str, dict[str, Any]] = {}
+    for raw in batch.rows:
+        try:
+            row = target.normalize(raw, reference, connector, ingested_at)
+        except RowError as error:
+            result.rejects.append((_raw_text(raw), str(error)))
+            continue
+        key = row[target.primary_key]
+        kept = newest.get(key)
+        if kept is None or row["updated_at"] >= kept["updated_at"]:
+            newest[key] = row
+    result.rows_rejected = len(result.rejects)
+    if newest:
+        result.rows_upserted = _merge(conn, target, list(newest.values()))
+    for raw_text, reason in result.rejects:
+        conn.execute(
+            "INSERT INTO rejects VALUES (nextval('reject_ids'), ?, ?, ?, ?, ?)",
+            [connector, run_id, raw_text, reason, ingested_at],
+        )
+    if batch.cursor is not None:
+        save_cursor(conn, connector, batch.cursor, ingested_at)
+    return result
+
+
+def _merge(conn: duckdb.DuckDBPyConnection, target: Target, rows: list[dict[str, Any]]) -> int:
+    frame = pd.DataFrame(rows, columns=list(target.columns))
+    key = target.primary_key
+    conn.register("incoming_frame", frame)
+    try:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM {target.table} LIMIT 0")
+        columns = ", ".join(target.columns)
+        conn.execute(f"INSERT INTO incoming SELECT {columns} FROM incoming_frame")
+        # Only rows that are new, or at least as new as what is stored, are written.
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE winners AS
+            SELECT i.* FROM incoming i LEFT JOIN {target.table} t USING ({key})
+            WHERE t.{key} IS NULL OR i.updated_at >= t.updated_at
+            """
+        )
+        if target.events_table:
+            conn.execute(
+                f"""
+                INSERT INTO {target.events_table} (dossier_id, event_at, status, note)
+                SELECT w.dossier_id, w.updated_at, w.status, NULL
+                FROM winners w LEFT JOIN {target.table} t USING ({key})
+                WHERE t.{key} IS NULL OR t.status <> w.status
+                """
+            )
+        conn.execute(f"DELETE FROM {target.table} WHERE {key} IN (SELECT {key} FROM winners)")
+        conn.execute(f"INSERT INTO {target.table} SELECT {columns} FROM winners")
+        written = conn.execute("SELECT count(*) FROM winners").fetchall()[0][0]
+        conn.execute("DROP TABLE incoming")
+        conn.execute("DROP TABLE winners")
+    finally:
+        conn.unregister("incoming_frame")
+    return int(written)
+
+
+def save_cursor(conn: duckdb.DuckDBPyConnection, connector: str, cursor: str, at: datetime) -> None:
+    conn.execute(
+        """
+        INSERT INTO connector_state (connector, cursor_value, last_success_at, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (connector) DO UPDATE SET cursor_value = excluded.cursor_value,
+            last_success_at = excluded.last_success_at, updated_at = excluded.updated_at
+        """,
+        [connector, cursor, at, at],
+    )
+
+
+def read_cursor(db: Database, connector: str) -> str | None:
+    return db.scalar("SELECT cursor_value FROM connector_state WHERE connector = ?", [connector])
+
+
+def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> BatchResult:
+    """Store each batch in its own transaction with an ``ingest_runs`` row; record the failure if one fails."""
+    reference = load_reference(db)
+    run_id = int(db.scalar("SELECT nextval('ingest_run_ids')"))
+    started_at = now_utc()
+    total = BatchResult()
+    db.execute_write_fn(
+        lambda conn: conn.execute(
+            "INSERT INTO ingest_runs (run_id, connector, started_at, status) VALUES (?, ?, ?, 'running')",
+            [run_id, connector, started_at],
+        ),
+        bump_version=False,
+    )
+    try:
+        for batch in batches:
+
+            def write(conn: duckdb.DuckDBPyConnection, batch: Batch = batch) -> BatchResult:
+                result = write_batch(conn, connector, batch, reference, run_id)
+                conn.execute(
+                    """UPDATE ingest_runs SET rows_read = rows_read + ?, rows_upserted = rows_upserted + ?,
+                       rows_rejected = rows_rejected + ? WHERE run_id = ?""",
+                    [result.rows_read, result.rows_upserted, result.rows_rejected, run_id],
+                )
+                return result
+
+            total.add(db.execute_write_fn(write))
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"[:2000]
+        log.warning("connector %s failed: %s", connector, message)
+
+        def record_failure(conn: duckdb.DuckDBPyConnection) -> None:
+            at = now_utc()
+            conn.execute(
+                "UPDATE ingest_runs SET finished_at = ?, status = 'failed', error = ? WHERE run_id = ?", [at, message, run_id]
+            )
+            conn.execute(
+                """INSERT INTO connector_state (connector, last_error_at, last_error, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (connector) DO UPDATE SET last_error_at = excluded.last_error_at,
+                   last_error = excluded.last_error, updated_at = excluded.updated_at""",
+                [connector, at, message, at],
+            )
+
+        db.execute_write_fn(record_failure, bump_version=False)
+        raise
+
+    def record_success(conn: duckdb.DuckDBPyConnection) -> None:
+        at = now_utc()
+        conn.execute("UPDATE ingest_runs SET finished_at = ?, status = 'ok' WHERE run_id = ?", [at, run_id])
+        conn.execute(
+            """INSERT INTO connector_state (connector, last_success_at, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (connector) DO UPDATE SET last_success_at = excluded.last_success_at,
+               last_error = NULL, updated_at = excluded.updated_at""",
+            [connector, at, at],
+        )
+
+    db.execute_write_fn(record_success, bump_version=False)
+    return total
+
+
+def run_connector(db: Database, connector: Connector) -> BatchResult:
+    """Run one connector once from its stored cursor."""
+    return ingest_batches(db, connector.name, connector.batches(read_cursor(db, connector.name)))

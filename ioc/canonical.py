@@ -1,0 +1,253 @@
+"""Turn a raw source row into a canonical dossier or hotline row, or a reason a person understands."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ioc.calendar import WorkingCalendar
+from ioc.model import (
+    DOSSIER_CHANNELS,
+    HOTLINE_CHANNELS,
+    HOTLINE_RATINGS,
+    HOTLINE_STATUSES,
+    HOTLINE_URGENCIES,
+    STATUS_BY_CODE,
+    STATUS_BY_NAME,
+)
+from ioc.timeutil import LOCAL_TZ, local_date, local_datetime
+
+MAX_ID_LENGTH = 120
+MAX_TITLE_LENGTH = 500
+# Hotline answer deadlines by urgency, in working days (QĐ 960/QĐ-UBND Đà Nẵng: urgent 1, quick 3; normal 5).
+HOTLINE_DUE_WORKING_DAYS = {"urgent": 1, "quick": 3, "normal": 5}
+# A due date computed from a working-day count is the end of office hours on that day.
+DUE_HOUR_LOCAL = 17
+
+
+class RowError(ValueError):
+    """A row that cannot be stored, with the reason shown in the rejects table."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What normalisation needs to know about the store: units, procedures and the calendar."""
+
+    unit_codes: frozenset[str]
+    procedures: Mapping[str, tuple[str, int]]  # procedure_code -> (sector, legal_days)
+    calendar: WorkingCalendar
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def clean_text(value: Any, limit: int) -> str | None:
+    """Untrusted text: NUL and control characters removed, cut to ``limit`` characters."""
+    if _blank(value):
+        return None
+    text = "".join(ch for ch in str(value) if ch in "\n\t" or ch >= " ")
+    text = text.strip()
+    return text[:limit] if text else None
+
+
+def parse_timestamp(value: Any, column: str) -> datetime | None:
+    """ISO 8601 (or a datetime); without an offset the time is local Vietnamese time. Returns aware UTC."""
+    if _blank(value):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as error:
+            raise RowError(f"{column}: '{text[:40]}' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00)") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    if not 1990 <= moment.year <= 2100:
+        raise RowError(f"{column}: {moment.date()} is outside the years 1990-2100")
+    return moment.astimezone(UTC)
+
+
+def parse_bool(value: Any, column: str, default: bool = False) -> bool:
+    if _blank(value):
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "t", "y"}:
+        return True
+    if text in {"false", "0", "no", "f", "n"}:
+        return False
+    raise RowError(f"{column}: '{text[:20]}' is not true/false/1/0")
+
+
+def parse_int(value: Any, column: str, default: int = 0, minimum: int = 0) -> int:
+    if _blank(value):
+        return default
+    try:
+        number = int(float(str(value).strip()))
+    except ValueError as error:
+        raise RowError(f"{column}: '{str(value)[:20]}' is not a whole number") from error
+    if number < minimum:
+        raise RowError(f"{column}: {number} is below {minimum}")
+    return number
+
+
+def parse_choice(value: Any, column: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+    if _blank(value):
+        return default
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise RowError(f"{column}: '{text[:30]}' is not one of {', '.join(choices)}")
+    return text
+
+
+def parse_dossier_status(value: Any) -> str:
+    if _blank(value):
+        raise RowError("status: missing")
+    text = str(value).strip().lower()
+    if text in STATUS_BY_NAME:
+        return text
+    try:
+        return STATUS_BY_CODE[int(float(text))].name
+    except (ValueError, KeyError):
+        raise RowError(f"status: '{text[:30]}' is neither a status name nor a code 1-10") from None
+
+
+def _required_id(row: Mapping[str, Any], column: str) -> str:
+    value = clean_text(row.get(column), MAX_ID_LENGTH + 1)
+    if value is None:
+        raise RowError(f"{column}: missing")
+    if len(value) > MAX_ID_LENGTH:
+        raise RowError(f"{column}: longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _unit(row: Mapping[str, Any], reference: Reference) -> str:
+    unit_code = _required_id(row, "unit_code")
+    if unit_code not in reference.unit_codes:
+        raise RowError(f"unit_code: '{unit_code}' is not a known unit")
+    return unit_code
+
+
+def due_from_working_days(received_at: datetime, working_days: int, calendar: WorkingCalendar) -> datetime:
+    """The due instant: ``working_days`` working days after the received date, at the end of office hours."""
+    due_day = calendar.add_working_days(local_date(received_at), working_days)
+    return local_datetime(due_day, DUE_HOUR_LOCAL)
+
+
+def normalize_dossier(row: Mapping[str, Any], reference: Reference, source: str, ingested_at: datetime) -> dict[str, Any]:
+    """A canonical ``dossiers`` row, or RowError."""
+    dossier_id = _required_id(row, "dossier_id")
+    unit_code = _unit(row, reference)
+    status = parse_dossier_status(row.get("status"))
+    received_at = parse_timestamp(row.get("received_at"), "received_at")
+    if received_at is None:
+        raise RowError("received_at: missing")
+    finished_at = parse_timestamp(row.get("finished_at"), "finished_at")
+    returned_at = parse_timestamp(row.get("returned_at"), "returned_at")
+    status_info = STATUS_BY_NAME[status]
+    if status_info.ended and finished_at is None:
+        raise RowError(f"finished_at: missing for a dossier whose status is {status}")
+    if finished_at is not None and finished_at < received_at:
+        raise RowError("finished_at: before received_at")
+    if returned_at is not None and returned_at < received_at:
+        raise RowError("returned_at: before received_at")
+    procedure_code = clean_text(row.get("procedure_code"), MAX_ID_LENGTH)
+    procedure = reference.procedures.get(procedure_code) if procedure_code else None
+    sector = clean_text(row.get("sector"), 200) or (procedure[0] if procedure else None)
+    due_at = parse_timestamp(row.get("due_at"), "due_at")
+    if due_at is None and procedure is not None:
+        due_at = due_from_working_days(received_at, procedure[1], reference.calendar)
+    if due_at is not None and due_at < received_at and local_date(due_at) < local_date(received_at):
+        raise RowError("due_at: before received_at")
+    updated_at = parse_timestamp(row.get("updated_at"), "updated_at") or ingested_at
+    return {
+        "dossier_id": dossier_id,
+        "source": clean_text(row.get("source"), 100) or source,
+        "unit_code": unit_code,
+        "procedure_code": procedure_code,
+        "sector": sector,
+        "channel": parse_choice(row.get("channel"), "channel", DOSSIER_CHANNELS, default="in_person"),
+        "received_at": received_at,
+        "due_at": due_at,
+        "finished_at": finished_at,
+        "returned_at": returned_at,
+        "status": status,
+        "supplement_count": parse_int(row.get("supplement_count"), "supplement_count"),
+        "paused_seconds": parse_int(row.get("paused_seconds"), "paused_seconds"),
+        "extended": parse_bool(row.get("extended"), "extended"),
+        "paid_online": parse_bool(row.get("paid_online"), "paid_online"),
+        "digitized": parse_bool(row.get("digitized"), "digitized"),
+        "e_result": parse_bool(row.get("e_result"), "e_result"),
+        "is_proactive": parse_bool(row.get("is_proactive"), "is_proactive"),
+        "updated_at": updated_at,
+        "ingested_at": ingested_at,
+    }
+
+
+def _coordinate(value: Any, column: str, limit: float) -> float | None:
+    if _blank(value):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RowError(f"{column}: '{str(value)[:20]}' is not a number") from None
+    if not -limit <= number <= limit:
+        raise RowError(f"{column}: {number} is out of range")
+    return number
+
+
+def normalize_hotline(row: Mapping[str, Any], reference: Reference, source: str, ingested_at: datetime) -> dict[str, Any]:
+    """A canonical ``hotline_tickets`` row, or RowError."""
+    ticket_id = _required_id(row, "ticket_id")
+    unit_code = _unit(row, reference)
+    status = parse_choice(row.get("status"), "status", HOTLINE_STATUSES)
+    if status is None:
+        raise RowError("status: missing")
+    received_at = parse_timestamp(row.get("received_at"), "received_at")
+    if received_at is None:
+        raise RowError("received_at: missing")
+    answered_at = parse_timestamp(row.get("answered_at"), "answered_at")
+    if status == "answered" and answered_at is None:
+        raise RowError("answered_at: missing for an answered ticket")
+    if answered_at is not None and answered_at < received_at:
+        raise RowError("answered_at: before received_at")
+    urgency = parse_choice(row.get("urgency"), "urgency", HOTLINE_URGENCIES, default="normal") or "normal"
+    due_at = parse_timestamp(row.get("due_at"), "due_at")
+    if due_at is None:
+        due_at = due_from_working_days(received_at, HOTLINE_DUE_WORKING_DAYS[urgency], reference.calendar)
+    return {
+        "ticket_id": ticket_id,
+        "source": clean_text(row.get("source"), 100) or source,
+        "channel": parse_choice(row.get("channel"), "channel", HOTLINE_CHANNELS, default="other"),
+        "field": clean_text(row.get("field"), 200) or "Lĩnh vực khác",
+        "urgency": urgency,
+        "unit_code": unit_code,
+        "received_at": received_at,
+        "forwarded_at": parse_timestamp(row.get("forwarded_at"), "forwarded_at"),
+        "due_at": due_at,
+        "answered_at": answered_at,
+        "status": status,
+        "published": parse_bool(row.get("published"), "published"),
+        "rating": parse_choice(row.get("rating"), "rating", HOTLINE_RATINGS),
+        "title": clean_text(row.get("title"), MAX_TITLE_LENGTH),
+        "lat": _coordinate(row.get("lat"), "lat", 90),
+        "lon": _coordinate(row.get("lon"), "lon", 180),
+        "updated_at": parse_timestamp(row.get("updated_at"), "updated_at") or ingested_at,
+        "ingested_at": ingested_at,
+    }
+
+
+Normalizer = Callable[[Mapping[str, Any], Reference, str, datetime], dict[str, Any]]

@@ -1,0 +1,191 @@
+"""The store's tables (DESIGN.md §3), created and upgraded in place by numbered migrations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "canonical model: units, procedures, dossiers, hotline, ingest bookkeeping, calendar",
+        """
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+        INSERT INTO meta VALUES ('data_version', '0');
+
+        CREATE TABLE units (
+            unit_code VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            full_name VARCHAR NOT NULL,
+            name_en VARCHAR,
+            kind VARCHAR NOT NULL CHECK (kind IN ('phuong', 'xa', 'dac_khu', 'province', 'other')),
+            province_code VARCHAR,
+            merged_from VARCHAR,
+            area_km2 DOUBLE
+        );
+
+        CREATE TABLE procedures (
+            procedure_code VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            name_en VARCHAR,
+            sector VARCHAR NOT NULL,
+            level VARCHAR NOT NULL CHECK (level IN ('commune', 'province')),
+            legal_days INTEGER NOT NULL CHECK (legal_days >= 0),
+            online VARCHAR NOT NULL CHECK (online IN ('full', 'partial', 'none')),
+            has_fee BOOLEAN NOT NULL,
+            code_source VARCHAR
+        );
+
+        CREATE TABLE dossiers (
+            dossier_id VARCHAR PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            procedure_code VARCHAR,
+            sector VARCHAR,
+            channel VARCHAR NOT NULL CHECK (channel IN ('online', 'in_person', 'postal')),
+            received_at TIMESTAMPTZ NOT NULL,
+            due_at TIMESTAMPTZ,
+            finished_at TIMESTAMPTZ,
+            returned_at TIMESTAMPTZ,
+            status VARCHAR NOT NULL,
+            supplement_count INTEGER NOT NULL DEFAULT 0,
+            paused_seconds BIGINT NOT NULL DEFAULT 0,
+            extended BOOLEAN NOT NULL DEFAULT FALSE,
+            paid_online BOOLEAN NOT NULL DEFAULT FALSE,
+            digitized BOOLEAN NOT NULL DEFAULT FALSE,
+            e_result BOOLEAN NOT NULL DEFAULT FALSE,
+            is_proactive BOOLEAN NOT NULL DEFAULT FALSE,
+            updated_at TIMESTAMPTZ NOT NULL,
+            ingested_at TIMESTAMPTZ NOT NULL
+        );
+
+        CREATE TABLE dossier_events (
+            dossier_id VARCHAR NOT NULL,
+            event_at TIMESTAMPTZ NOT NULL,  -- "at" in DESIGN.md; AT is a keyword in DuckDB
+            status VARCHAR NOT NULL,
+            note VARCHAR
+        );
+
+        CREATE TABLE hotline_tickets (
+            ticket_id VARCHAR PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            field VARCHAR NOT NULL,
+            urgency VARCHAR NOT NULL CHECK (urgency IN ('urgent', 'quick', 'normal')),
+            unit_code VARCHAR NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL,
+            forwarded_at TIMESTAMPTZ,
+            due_at TIMESTAMPTZ,
+            answered_at TIMESTAMPTZ,
+            status VARCHAR NOT NULL CHECK (status IN ('new', 'processing', 'forwarded', 'answered', 'rejected')),
+            published BOOLEAN NOT NULL DEFAULT FALSE,
+            rating VARCHAR CHECK (rating IN ('satisfied', 'acceptable', 'unsatisfied')),
+            title VARCHAR,
+            lat DOUBLE,
+            lon DOUBLE,
+            updated_at TIMESTAMPTZ NOT NULL,
+            ingested_at TIMESTAMPTZ NOT NULL
+        );
+
+        CREATE SEQUENCE ingest_run_ids;
+        CREATE TABLE ingest_runs (
+            run_id BIGINT PRIMARY KEY,
+            connector VARCHAR NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            rows_read BIGINT NOT NULL DEFAULT 0,
+            rows_upserted BIGINT NOT NULL DEFAULT 0,
+            rows_rejected BIGINT NOT NULL DEFAULT 0,
+            status VARCHAR NOT NULL,
+            error VARCHAR
+        );
+
+        CREATE TABLE connector_state (
+            connector VARCHAR PRIMARY KEY,
+            cursor_value VARCHAR,
+            last_success_at TIMESTAMPTZ,
+            last_error_at TIMESTAMPTZ,
+            last_error VARCHAR,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+
+        CREATE SEQUENCE reject_ids;
+        CREATE TABLE rejects (
+            reject_id BIGINT PRIMARY KEY,
+            connector VARCHAR NOT NULL,
+            run_id BIGINT,
+            raw_row VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            rejected_at TIMESTAMPTZ NOT NULL
+        );
+
+        CREATE TABLE calendar_overrides (
+            day DATE PRIMARY KEY,
+            kind VARCHAR NOT NULL CHECK (kind IN ('day_off', 'working_day')),
+            note VARCHAR
+        );
+
+        -- Derived from the holidays package plus calendar_overrides; rebuilt by ioc.calendar.
+        CREATE TABLE calendar_days (
+            day DATE PRIMARY KEY,
+            is_working BOOLEAN NOT NULL,
+            working_days_through INTEGER NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        2,
+        "indexes for per-unit and per-period reads",
+        """
+        CREATE INDEX dossiers_unit ON dossiers (unit_code);
+        CREATE INDEX dossier_events_id ON dossier_events (dossier_id);
+        CREATE INDEX hotline_unit ON hotline_tickets (unit_code);
+        """,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """The highest migration applied to this store (0 for a new file)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())"
+    )
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every pending migration, each in its own transaction; return the versions applied."""
+    applied: list[int] = []
+    version = current_version(conn)
+    if version > LATEST_VERSION:
+        raise RuntimeError(
+            f"The store was written by a newer version of the IOC (schema {version}, this code knows {LATEST_VERSION})."
+        )
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            continue
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(migration.sql)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
+                [migration.version, migration.description],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,27 @@
+"""Open a store ready for use: schema migrated, reference data loaded, working-day calendar built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ioc.calendar import sync_calendar_table
+from ioc.db import Database
+from ioc.reference import ensure_reference
+
+
+def open_store(path: str | Path) -> Database:
+    """The store at ``path`` (created if new) with everything the KPIs and connectors need."""
+    db = Database(path)
+    ensure_reference(db)
+    if db.scalar("SELECT count(*) FROM calendar_days") == 0 or _overrides_changed(db):
+        sync_calendar_table(db)
+    return db
+
+
+def _overrides_changed(db: Database) -> bool:
+    # calendar_days is derived; rebuild it when the package or the overrides may have changed it.
+    from ioc.calendar import calendar_from_store
+
+    stored = {day: working for day, working in db.execute("SELECT day, is_working FROM calendar_days")}
+    fresh = {day: working for day, working, _ in calendar_from_store(db).rows()}
+    return stored != fresh
