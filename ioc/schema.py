@@ -165,7 +165,7 @@ def current_version(conn: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
+def migrate(conn: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
     """Apply every pending migration, each in its own transaction; return the versions applied."""
     applied: list[int] = []
     version = current_version(conn)
@@ -173,7 +173,7 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
         raise RuntimeError(
             f"The store was written by a newer version of the IOC (schema {version}, this code knows {LATEST_VERSION})."
         )
-    for migration in MIGRATIONS:
+    for migration in migrations:
         if migration.version <= version:
             continue
         conn.execute("BEGIN TRANSACTION")

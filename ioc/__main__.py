@@ -1,0 +1,5 @@
+"""Entry point for ``python -m ioc``."""
+
+from ioc.cli import main
+
+raise SystemExit(main())

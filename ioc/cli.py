@@ -1,0 +1,128 @@
+"""The command line: ``python -m ioc import|kpi|calendar`` on the embedded store or ``--db PATH``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ioc.config import Config
+from ioc.db import Database, StoreLockedError
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ioc",
+        description="IOC dashboard tools. Every command works on the embedded store unless --db names another.",
+    )
+    parser.add_argument("--db", type=Path, help="DuckDB store file (a new path gets the schema and reference data)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    importer = commands.add_parser(
+        "import",
+        help="import a CSV with canonical column names into dossiers or hotline",
+        description="Import a CSV whose header uses the canonical column names (DESIGN.md §3). "
+        "Bad rows go to the rejects table with a reason; the rest lands.",
+    )
+    importer.add_argument("target", choices=["dossiers", "hotline"])
+    importer.add_argument("file", type=Path)
+
+    kpi = commands.add_parser("kpi", help="print the KPI figures for a period", description="KPIs of DESIGN.md §4 for [from, to).")
+    kpi.add_argument("--from", dest="start", type=_parse_date, required=True, help="first local date, YYYY-MM-DD")
+    kpi.add_argument("--to", dest="end", type=_parse_date, required=True, help="day after the last local date, YYYY-MM-DD")
+    kpi.add_argument("--unit", help="a unit code, or 'all' for one row per unit (default: the whole city)")
+    kpi.add_argument("--format", choices=["json", "csv"], default="json")
+    return parser
+
+
+def _json_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _write_kpi_rows(rows: list[dict[str, Any]], output_format: str, many: bool) -> None:
+    clean = [{key: _json_value(value) for key, value in row.items()} for row in rows]
+    if output_format == "json":
+        json.dump(clean if many else clean[0], sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(clean[0]))
+    writer.writeheader()
+    for row in clean:
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+
+
+def run_kpi(db: Database, args: argparse.Namespace) -> int:
+    from kpis import Period, compute, compute_by_unit
+
+    try:
+        period = Period(args.start, args.end)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.unit == "all":
+        frame = compute_by_unit(db, period).reset_index()
+        frame = frame.drop(columns=[c for c in ("name", "full_name", "kind") if c in frame.columns])
+        rows = frame.to_dict(orient="records")
+        _write_kpi_rows([{str(k): v for k, v in row.items()} for row in rows], args.format, many=True)
+        return 0
+    if args.unit is not None and db.scalar("SELECT count(*) FROM units WHERE unit_code = ?", [args.unit]) == 0:
+        print(f"error: unknown unit code '{args.unit}'", file=sys.stderr)
+        return 2
+    figures = compute(db, period, args.unit)
+    row = {"unit_code": args.unit, "from": args.start.isoformat(), "to": args.end.isoformat(), **figures}
+    _write_kpi_rows([row], args.format, many=False)
+    return 0
+
+
+def run_import(db: Database, args: argparse.Namespace) -> int:
+    from ioc.csv_import import ImportFileError, import_csv
+
+    try:
+        summary = import_csv(db, args.target, args.file)
+    except ImportFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(summary.describe())
+    if summary.result.rejects:
+        print("rejected rows (first 5; all are in the rejects table):")
+        for raw, reason in summary.result.rejects[:5]:
+            print(f"  {reason}: {raw[:120]}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    db_path = args.db or Path(Config.load().db_path)
+    from ioc.store import open_store
+
+    try:
+        db = open_store(db_path)
+    except StoreLockedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        if args.command == "import":
+            return run_import(db, args)
+        if args.command == "kpi":
+            return run_kpi(db, args)
+    finally:
+        db.close()
+    return 2

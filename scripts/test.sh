@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need when missing, then lint, types and the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+# Debian packages the tests use: headless Chromium and its driver for the browser tests.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if ((${#missing[@]})); then
+  echo "Installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python packages: quick when everything is already installed.
+"$PYTHON" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+echo "== ruff"
+"$PYTHON" -m ruff check .
+"$PYTHON" -m ruff format --check .
+echo "== mypy"
+"$PYTHON" -m mypy .
+echo "== pytest"
+mkdir -p test-artifacts
+"$PYTHON" -m pytest "$@"

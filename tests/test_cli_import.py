@@ -1,0 +1,56 @@
+"""``python -m ioc import``: canonical CSVs in, counts out, bad rows rejected, unreadable files a clear error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from ioc.config import PROJECT_ROOT
+
+HEADER = "dossier_id,unit_code,procedure_code,channel,received_at,due_at,finished_at,status,updated_at,citizen_phone\n"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ioc", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+
+
+def test_import_dossiers_counts_rows_and_rejects_bad_ones(tmp_path: Path) -> None:
+    csv_path = tmp_path / "dossiers.csv"
+    csv_path.write_text(
+        HEADER
+        + "H1,20194,,online,2025-11-03T08:00:00,2025-11-05T17:00:00,,4,2025-11-03T08:00:00,0905000000\n"
+        + "H2,20197,,in_person,2025-11-03 09:00:00+07:00,,2025-11-04T10:00:00,resolved,2025-11-04T10:00:00,\n"
+        + "H3,12345,,online,2025-11-03T08:00:00,,,4,,\n"
+        + "H4,20194,,fax,2025-11-03T08:00:00,,,4,,\n",
+        encoding="utf-8-sig",
+    )
+    db_path = tmp_path / "new-store.duckdb"
+    proc = run_cli("--db", str(db_path), "import", "dossiers", str(csv_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "4 rows read, 2 upserted, 2 rejected" in proc.stdout
+    assert "channel: 'fax' is not one of online, in_person, postal" in proc.stdout
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM units").fetchall() == [(94,)]
+        assert conn.execute("SELECT dossier_id, status FROM dossiers ORDER BY 1").fetchall() == [("H1", "processing"), ("H2", "resolved")]
+        assert conn.execute("SELECT count(*) FROM rejects").fetchall() == [(2,)]
+
+
+def test_a_file_that_cannot_be_read_exits_non_zero_with_a_message(tmp_path: Path) -> None:
+    missing = run_cli("--db", str(tmp_path / "s.duckdb"), "import", "hotline", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 1
+    assert "cannot read" in missing.stderr
+    no_key = tmp_path / "no_key.csv"
+    no_key.write_text("unit_code,status\n20194,new\n", encoding="utf-8")
+    proc = run_cli("--db", str(tmp_path / "s.duckdb"), "import", "hotline", str(no_key))
+    assert proc.returncode == 1
+    assert "no 'ticket_id' column" in proc.stderr
+
+
+def test_help_lists_every_command() -> None:
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for command in ("import", "kpi"):
+        assert command in proc.stdout

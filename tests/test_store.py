@@ -1,0 +1,113 @@
+"""The store: migrations create and upgrade a real DuckDB file, one writer, reads on per-thread cursors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ioc.db import Database
+from ioc.schema import LATEST_VERSION, MIGRATIONS, migrate
+from ioc.store import open_store
+
+DESIGN_TABLES = {
+    "units", "procedures", "dossiers", "dossier_events", "hotline_tickets", "ingest_runs",
+    "connector_state", "rejects", "calendar_overrides",
+}  # fmt: skip
+
+
+def test_new_store_has_every_design_table_and_the_reference_units(store: Database) -> None:
+    tables = {name for (name,) in store.execute("SELECT table_name FROM information_schema.tables")}
+    assert DESIGN_TABLES <= tables
+    assert store.scalar("SELECT max(version) FROM schema_migrations") == LATEST_VERSION
+    assert store.scalar("SELECT count(*) FROM units WHERE province_code = '48'") == 94
+    kinds = dict(store.execute("SELECT kind, count(*) FROM units GROUP BY kind"))
+    assert kinds == {"phuong": 23, "xa": 70, "dac_khu": 1}
+
+
+def test_store_written_by_an_older_version_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))
+    migrate(conn, MIGRATIONS[:1])
+    conn.execute("INSERT INTO units (unit_code, name, full_name, kind) VALUES ('99001', 'Cũ', 'Xã Cũ', 'xa')")
+    conn.close()
+
+    db = open_store(path)
+    try:
+        assert db.scalar("SELECT max(version) FROM schema_migrations") == LATEST_VERSION
+        assert db.scalar("SELECT full_name FROM units WHERE unit_code = '99001'") == "Xã Cũ"
+        indexes = {name for (name,) in db.execute("SELECT index_name FROM duckdb_indexes()")}
+        assert "dossiers_unit" in indexes
+    finally:
+        db.close()
+
+
+def test_reopening_keeps_data_and_applies_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    first = open_store(path)
+    version_after_first_open = first.data_version
+    first.close()
+    second = open_store(path)
+    try:
+        assert second.scalar("SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
+        assert second.scalar("SELECT count(*) FROM units") == 94
+        assert second.data_version >= version_after_first_open
+    finally:
+        second.close()
+
+
+def test_a_failed_write_leaves_nothing_behind_and_keeps_the_version(store: Database) -> None:
+    version = store.data_version
+
+    def half_done(conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute("INSERT INTO calendar_overrides VALUES ('2026-12-31', 'day_off', 'test')")
+        raise RuntimeError("crash in the middle")
+
+    with pytest.raises(RuntimeError):
+        store.execute_write_fn(half_done)
+    assert store.scalar("SELECT count(*) FROM calendar_overrides") == 0
+    assert store.data_version == version
+
+
+def test_every_commit_raises_the_data_version(store: Database) -> None:
+    version = store.data_version
+    store.execute_write("INSERT INTO calendar_overrides VALUES ('2026-12-31', 'day_off', 'test')")
+    assert store.data_version == version + 1
+    assert int(store.scalar("SELECT value FROM meta WHERE key = 'data_version'")) == version + 1
+
+
+def test_reads_from_many_threads_use_their_own_cursors(store: Database) -> None:
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(20):
+                results.append(int(store.scalar("SELECT count(*) FROM units")))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results == [94] * 80
+
+
+def test_a_second_process_gets_a_clear_error_while_the_store_is_open(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "locked.duckdb"
+    db = open_store(path)
+    try:
+        code = f"from ioc.db import Database\nDatabase({str(path)!r})"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+        assert proc.returncode != 0
+        assert "in use by another process" in proc.stderr
+    finally:
+        db.close()
