@@ -29,7 +29,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the web server listens on."),
     Setting("port", 8050, "Port the web server listens on."),
     Setting("city_name", "Đà Nẵng", "Name of the city shown in headers."),
-    Setting("province_code", "48", "GSO code of the province whose units are loaded."),
     Setting("simulator_enabled", True, "Run the built-in simulator connector (live demo data)."),
     Setting("simulator_seed", 42, "Seed of the simulator: the same seed gives the same data."),
     Setting("simulator_interval_seconds", 5, "Seconds between two simulator runs."),
