@@ -160,6 +160,8 @@ def normalize_dossier(row: Mapping[str, Any], reference: Reference, source: str,
     status_info = STATUS_BY_NAME[status]
     if status_info.ended and finished_at is None:
         raise RowError(f"finished_at: missing for a dossier whose status is {status}")
+    if not status_info.ended and finished_at is not None:
+        raise RowError(f"finished_at: set, but status {status} means processing has not ended")
     if finished_at is not None and finished_at < received_at:
         raise RowError("finished_at: before received_at")
     if returned_at is not None and returned_at < received_at:
@@ -222,6 +224,8 @@ def normalize_hotline(row: Mapping[str, Any], reference: Reference, source: str,
     answered_at = parse_timestamp(row.get("answered_at"), "answered_at")
     if status == "answered" and answered_at is None:
         raise RowError("answered_at: missing for an answered ticket")
+    if status in ("new", "processing", "forwarded") and answered_at is not None:
+        raise RowError(f"answered_at: set, but the ticket is still {status}")
     if answered_at is not None and answered_at < received_at:
         raise RowError("answered_at: before received_at")
     urgency = parse_choice(row.get("urgency"), "urgency", HOTLINE_URGENCIES, default="normal") or "normal"

@@ -34,9 +34,10 @@ def test_new_rows_land_and_bad_rows_are_rejected_with_a_reason(store: Database) 
         dossier("E", status="11"),
         dossier("F", status="resolved", finished_at="2025-11-01T08:00:00"),
         dossier("", status="processing"),
+        dossier("G", status="processing", finished_at="2025-11-04T08:00:00"),
     ]
     result = ingest_batches(store, "test", [Batch(DOSSIERS, rows, cursor="1")])
-    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (7, 1, 6)
+    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (8, 1, 7)
     assert [r for (r,) in store.execute("SELECT dossier_id FROM dossiers")] == ["A"]
     reasons = sorted(reason for (reason,) in store.execute("SELECT reason FROM rejects"))
     assert reasons == sorted(
@@ -47,6 +48,7 @@ def test_new_rows_land_and_bad_rows_are_rejected_with_a_reason(store: Database) 
             "status: '11' is neither a status name nor a code 1-10",
             "finished_at: before received_at",
             "dossier_id: missing",
+            "finished_at: set, but status processing means processing has not ended",
         ]
     )
     assert read_cursor(store, "test") == "1"
