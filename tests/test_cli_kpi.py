@@ -1,0 +1,75 @@
+"""``python -m ioc kpi``: the §4 figures by id, as JSON or CSV, for the city, a unit, or every unit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ioc.config import PROJECT_ROOT
+
+# Two units, November 2025. By hand, for [2025-11-03, 2025-11-08):
+#   20194: A resolved on 05/11, due 06/11 -> early; B resolved 07/11, due 06/11 -> late;
+#          C in progress, due 07/11 -> overdue at as-of 08/11.
+#   20197: D received online 04/11, still in progress, due 20/11 -> within.
+#   city: received 4 (online A, D), resolved 2, on_time_rate 1/2, in_progress 2, overdue 1.
+ROWS = """dossier_id,unit_code,channel,received_at,due_at,finished_at,status,updated_at
+A,20194,online,2025-11-03T08:00:00,2025-11-06T17:00:00,2025-11-05T10:00:00,resolved,2025-11-05T10:00:00
+B,20194,in_person,2025-11-03T09:00:00,2025-11-06T17:00:00,2025-11-07T10:00:00,returned,2025-11-07T10:00:00
+C,20194,postal,2025-11-04T09:00:00,2025-11-07T17:00:00,,processing,2025-11-04T09:00:00
+D,20197,online,2025-11-04T10:00:00,2025-11-20T17:00:00,,accepted,2025-11-04T10:00:00
+"""
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("kpi-cli")
+    source = folder / "dossiers.csv"
+    source.write_text(ROWS, encoding="utf-8")
+    path = folder / "store.duckdb"
+    proc = run_cli("--db", str(path), "import", "dossiers", str(source))
+    assert "4 rows read, 4 upserted, 0 rejected" in proc.stdout, proc.stdout + proc.stderr
+    return path
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ioc", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+
+
+def test_city_figures_as_json(store_path: Path) -> None:
+    proc = run_cli("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08")
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert figures["unit_code"] is None
+    assert (figures["received"], figures["received_online"], figures["resolved"]) == (4, 2, 2)
+    assert (figures["resolved_early"], figures["resolved_late"]) == (1, 1)
+    assert figures["on_time_rate"] == 0.5
+    assert (figures["in_progress"], figures["in_progress_overdue"], figures["in_progress_within"]) == (2, 1, 1)
+    assert figures["online_rate"] == 0.5
+    assert figures["hotline_on_time_rate"] is None  # no tickets: an empty denominator is null
+
+
+def test_one_unit_and_every_unit(store_path: Path) -> None:
+    one = json.loads(run_cli("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "20197").stdout)
+    assert (one["unit_code"], one["received"], one["resolved"], one["on_time_rate"]) == ("20197", 1, 0, None)
+    proc = run_cli("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "all", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert len(rows) == 94
+    by_code = {row["unit_code"]: row for row in rows}
+    assert by_code["20194"]["resolved"] == "2" and by_code["20194"]["on_time_rate"] == "0.5"
+    assert by_code["20197"]["on_time_rate"] == ""
+
+
+def test_bad_arguments_are_clear_errors(store_path: Path) -> None:
+    unknown = run_cli("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "00000")
+    assert unknown.returncode == 2 and "unknown unit code" in unknown.stderr
+    backwards = run_cli("--db", str(store_path), "kpi", "--from", "2025-11-08", "--to", "2025-11-03")
+    assert backwards.returncode == 2 and "error" in backwards.stderr
+    not_a_date = run_cli("--db", str(store_path), "kpi", "--from", "3/11/2025", "--to", "2025-11-08")
+    assert not_a_date.returncode == 2 and "not a date" in not_a_date.stderr
