@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("target", choices=["dossiers", "hotline"])
     importer.add_argument("file", type=Path)
 
-    kpi = commands.add_parser("kpi", help="print the KPI figures for a period", description="KPIs of DESIGN.md §4 for [from, to).")
+    kpi = commands.add_parser(
+        "kpi", help="print the KPI figures for a period", description="KPIs of DESIGN.md §4 for [from, to)."
+    )
     kpi.add_argument("--from", dest="start", type=_parse_date, required=True, help="first local date, YYYY-MM-DD")
     kpi.add_argument("--to", dest="end", type=_parse_date, required=True, help="day after the last local date, YYYY-MM-DD")
     kpi.add_argument("--unit", help="a unit code, or 'all' for one row per unit (default: the whole city)")

@@ -55,9 +55,13 @@ def test_city_figures_as_json(store_path: Path) -> None:
 
 
 def test_one_unit_and_every_unit(store_path: Path) -> None:
-    one = json.loads(run_cli("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "20197").stdout)
+    one = json.loads(
+        run_cli("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "20197").stdout
+    )
     assert (one["unit_code"], one["received"], one["resolved"], one["on_time_rate"]) == ("20197", 1, 0, None)
-    proc = run_cli("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "all", "--format", "csv")
+    proc = run_cli(
+        "--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "all", "--format", "csv"
+    )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert len(rows) == 94
