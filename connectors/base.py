@@ -173,22 +173,21 @@ def read_cursor(db: Database, connector: str) -> str | None:
 
 
 def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> BatchResult:
-    """Store each batch in its own transaction with an ``ingest_runs`` row; record the failure if one fails."""
+    """Store each batch in its own transaction, counted in one ``ingest_runs`` row; record a failure if one fails.
+
+    A run that finds nothing new writes no ``ingest_runs`` row (a 5-second connector would write
+    17,000 a day); it only refreshes the connector's last success, which staleness is judged on.
+    """
     reference = load_reference(db)
-    run_id = int(db.scalar("SELECT nextval('ingest_run_ids')"))
-    started_at = now_utc()
     total = BatchResult()
-    db.execute_write_fn(
-        lambda conn: conn.execute(
-            "INSERT INTO ingest_runs (run_id, connector, started_at, status) VALUES (?, ?, ?, 'running')",
-            [run_id, connector, started_at],
-        ),
-        bump_version=False,
-    )
+    run_id: int | None = None
+    started_at = now_utc()
     try:
         for batch in batches:
+            if run_id is None:
+                run_id = _start_run(db, connector, started_at)
 
-            def write(conn: duckdb.DuckDBPyConnection, batch: Batch = batch) -> BatchResult:
+            def write(conn: duckdb.DuckDBPyConnection, batch: Batch = batch, run_id: int = run_id) -> BatchResult:
                 result = write_batch(conn, connector, batch, reference, run_id)
                 conn.execute(
                     """UPDATE ingest_runs SET rows_read = rows_read + ?, rows_upserted = rows_upserted + ?,
@@ -201,11 +200,12 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
     except Exception as error:
         message = f"{type(error).__name__}: {error}"[:2000]
         log.warning("connector %s failed: %s", connector, message)
+        failed_run = run_id if run_id is not None else _start_run(db, connector, started_at)
 
         def record_failure(conn: duckdb.DuckDBPyConnection) -> None:
             at = now_utc()
             conn.execute(
-                "UPDATE ingest_runs SET finished_at = ?, status = 'failed', error = ? WHERE run_id = ?", [at, message, run_id]
+                "UPDATE ingest_runs SET finished_at = ?, status = 'failed', error = ? WHERE run_id = ?", [at, message, failed_run]
             )
             conn.execute(
                 """INSERT INTO connector_state (connector, last_error_at, last_error, updated_at) VALUES (?, ?, ?, ?)
@@ -219,7 +219,8 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
 
     def record_success(conn: duckdb.DuckDBPyConnection) -> None:
         at = now_utc()
-        conn.execute("UPDATE ingest_runs SET finished_at = ?, status = 'ok' WHERE run_id = ?", [at, run_id])
+        if run_id is not None:
+            conn.execute("UPDATE ingest_runs SET finished_at = ?, status = 'ok' WHERE run_id = ?", [at, run_id])
         conn.execute(
             """INSERT INTO connector_state (connector, last_success_at, updated_at) VALUES (?, ?, ?)
                ON CONFLICT (connector) DO UPDATE SET last_success_at = excluded.last_success_at,
@@ -229,6 +230,18 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
 
     db.execute_write_fn(record_success, bump_version=False)
     return total
+
+
+def _start_run(db: Database, connector: str, started_at: datetime) -> int:
+    def insert(conn: duckdb.DuckDBPyConnection) -> int:
+        run_id = int(conn.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0])
+        conn.execute(
+            "INSERT INTO ingest_runs (run_id, connector, started_at, status) VALUES (?, ?, ?, 'running')",
+            [run_id, connector, started_at],
+        )
+        return run_id
+
+    return db.execute_write_fn(insert, bump_version=False)
 
 
 def run_connector(db: Database, connector: Connector) -> BatchResult:

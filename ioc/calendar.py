@@ -140,8 +140,10 @@ def sync_calendar_table(db: Database, calendar: WorkingCalendar | None = None) -
     def write(conn):  # type: ignore[no-untyped-def]
         conn.execute("DELETE FROM calendar_days")
         conn.register("calendar_frame", frame)
-        conn.execute("INSERT INTO calendar_days SELECT day, is_working, working_days_through FROM calendar_frame")
-        conn.unregister("calendar_frame")
+        try:
+            conn.execute("INSERT INTO calendar_days SELECT day, is_working, working_days_through FROM calendar_frame")
+        finally:
+            conn.unregister("calendar_frame")
 
     db.execute_write_fn(write, bump_version=False)
     return calendar

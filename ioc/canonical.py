@@ -166,6 +166,8 @@ def normalize_dossier(row: Mapping[str, Any], reference: Reference, source: str,
         raise RowError("finished_at: before received_at")
     if returned_at is not None and returned_at < received_at:
         raise RowError("returned_at: before received_at")
+    if returned_at is not None and finished_at is not None and returned_at < finished_at:
+        raise RowError("returned_at: before finished_at (a result is returned after processing ends)")
     procedure_code = clean_text(row.get("procedure_code"), MAX_ID_LENGTH)
     procedure = reference.procedures.get(procedure_code) if procedure_code else None
     sector = clean_text(row.get("sector"), 200) or (procedure[0] if procedure else None)

@@ -122,3 +122,11 @@ def test_hotline_text_is_cleaned_of_control_characters_and_cut(store: Database) 
     title, due = store.execute("SELECT title, CAST(timezone('Asia/Ho_Chi_Minh', due_at) AS DATE) FROM hotline_tickets")[0]
     assert "\x00" not in title and title.startswith("Đèn hỏng <script>") and len(title) == 500
     assert str(due) == "2025-11-04"  # urgent: one working day
+
+
+def test_a_run_that_finds_nothing_writes_no_run_row_but_counts_as_success(store: Database) -> None:
+    ingest_batches(store, "quiet", [])
+    assert store.scalar("SELECT count(*) FROM ingest_runs WHERE connector = 'quiet'") == 0
+    assert store.scalar("SELECT last_success_at FROM connector_state WHERE connector = 'quiet'") is not None
+    ingest_batches(store, "quiet", [Batch(DOSSIERS, [dossier("A")])])
+    assert store.execute("SELECT status, rows_read, rows_upserted FROM ingest_runs WHERE connector = 'quiet'") == [("ok", 1, 1)]
