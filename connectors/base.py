@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -43,7 +43,7 @@ class Batch:
     """Rows for one target, and the cursor the connector has reached once they are stored."""
 
     target: Target
-    rows: list[Mapping[str, Any]]
+    rows: Sequence[Mapping[str, Any]]
     cursor: str | None = None
 
 

@@ -1,0 +1,149 @@
+"""Vietnamese (default) and English labels, vi-VN number formatting, and the glossary of domain words."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from ioc.timeutil import LOCAL_TZ
+
+Lang = Literal["vi", "en"]
+LANGS: tuple[Lang, ...] = ("vi", "en")
+DEFAULT_LANG: Lang = "vi"
+
+# Vietnamese domain words and the English names the code uses for them (STYLE: the glossary lives here).
+GLOSSARY: dict[str, str] = {
+    "hồ sơ (thủ tục hành chính)": "dossier",
+    "thủ tục hành chính": "procedure",
+    "lĩnh vực": "sector / field",
+    "tiếp nhận": "received",
+    "đã giải quyết / đã xử lý xong": "resolved",
+    "trả kết quả": "returned",
+    "đang xử lý": "in_progress",
+    "đúng hạn": "on_time",
+    "trước hạn": "early",
+    "quá hạn / trễ hạn": "overdue / late",
+    "sắp đến hạn": "at_risk",
+    "ngày hẹn trả": "due_at",
+    "tồn kỳ trước": "carried_over",
+    "trực tuyến": "online",
+    "trực tiếp": "in_person",
+    "bưu chính công ích": "postal",
+    "phản ánh kiến nghị": "hotline ticket (citizen feedback)",
+    "đường dây nóng / tổng đài 1022": "hotline",
+    "xã / phường / đặc khu": "unit (kind xa / phuong / dac_khu)",
+    "UBND (Ủy ban nhân dân)": "people's committee",
+    "một cửa điện tử": "one-stop dossier system",
+    "trung tâm điều hành thông minh (IOC)": "intelligent operations centre",
+}
+
+_LABELS: dict[str, tuple[str, str]] = {
+    # key: (vi, en)
+    "app.title": ("Trung tâm điều hành thông minh", "Intelligent Operations Centre"),
+    "nav.city": ("Toàn thành phố", "City overview"),
+    "nav.wall_city": ("Màn hình tường", "Wall display"),
+    "nav.commune": ("Xã, phường", "Commune"),
+    "nav.language": ("Ngôn ngữ", "Language"),
+    "page.city": ("Tổng quan thành phố", "City overview"),
+    "page.commune": ("Xã, phường", "Commune"),
+    "tile.received_today": ("Tiếp nhận hôm nay", "Received today"),
+    "tile.resolved_today": ("Giải quyết hôm nay", "Resolved today"),
+    "tile.on_time_rate_month": ("Đúng hạn tháng này", "On time this month"),
+    "tile.in_progress_overdue": ("Đang quá hạn", "Overdue backlog"),
+    "tile.at_risk": ("Sắp đến hạn", "Due next working day"),
+    "tile.hotline_open": ("Phản ánh chưa trả lời", "Hotline open"),
+    "tile.hotline_open_overdue": ("Phản ánh quá hạn", "Hotline overdue"),
+    "tile.of_resolved": ("trên {n} hồ sơ đã giải quyết", "of {n} resolved dossiers"),
+    "status.good": ("Tốt", "Good"),
+    "status.watch": ("Cần theo dõi", "Watch"),
+    "status.bad": ("Chậm", "Poor"),
+    "status.no_data": ("Chưa đủ dữ liệu", "Not enough data"),
+    "ranking.title": ("Xếp hạng đúng hạn tháng này", "On-time ranking this month"),
+    "ranking.rank": ("Hạng", "Rank"),
+    "ranking.unit": ("Đơn vị", "Unit"),
+    "ranking.on_time_rate": ("Đúng hạn", "On time"),
+    "ranking.resolved": ("Đã giải quyết", "Resolved"),
+    "ranking.overdue": ("Quá hạn", "Overdue"),
+    "ranking.best": ("Cao nhất", "Highest"),
+    "ranking.worst": ("Thấp nhất", "Lowest"),
+    "ranking.empty": ("Chưa có hồ sơ giải quyết trong tháng.", "No dossier resolved this month yet."),
+    "flow.title": ("Tiếp nhận và giải quyết 30 ngày qua", "Received and resolved, last 30 days"),
+    "flow.received": ("Tiếp nhận", "Received"),
+    "flow.resolved": ("Giải quyết", "Resolved"),
+    "flow.day": ("Ngày", "Day"),
+    "flow.count": ("Số hồ sơ", "Dossiers"),
+    "data_time.label": ("Dữ liệu lúc", "Data as of"),
+    "data_time.none": ("Chưa có dữ liệu", "No data yet"),
+    "data_time.stale": ("Nguồn chậm cập nhật", "Source stale"),
+    "commune.not_found": ("Không tìm thấy đơn vị có mã “{code}”.", "No unit with code “{code}”."),
+    "commune.back": ("Về trang toàn thành phố", "Back to the city overview"),
+    "commune.rank": ("Hạng {rank}/{total} về tỷ lệ đúng hạn tháng này", "Ranked {rank} of {total} by on-time rate this month"),
+    "commune.month": ("Tháng này", "This month"),
+    "commune.received_month": ("Tiếp nhận tháng này", "Received this month"),
+    "commune.resolved_month": ("Giải quyết tháng này", "Resolved this month"),
+    "commune.online_rate": ("Tỷ lệ trực tuyến", "Online rate"),
+    "commune.hotline_on_time_rate": ("Phản ánh trả lời đúng hạn", "Hotline answered on time"),
+    "kind.phuong": ("Phường", "Ward"),
+    "kind.xa": ("Xã", "Commune"),
+    "kind.dac_khu": ("Đặc khu", "Special zone"),
+}
+
+
+def normalize_lang(value: object) -> Lang:
+    """``en`` when asked for English, otherwise Vietnamese (anything unknown falls back to the default)."""
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return "en" if isinstance(value, str) and value.strip().lower().startswith("en") else DEFAULT_LANG
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
+    """The label ``key`` in ``lang``; ``{name}`` placeholders are filled from ``values``."""
+    vi, en = _LABELS[key]
+    text = en if normalize_lang(lang) == "en" else vi
+    return text.format(**values) if values else text
+
+
+def has_label(key: str) -> bool:
+    return key in _LABELS
+
+
+def _group_thousands(digits: str, separator: str) -> str:
+    groups: list[str] = []
+    while len(digits) > 3:
+        groups.insert(0, digits[-3:])
+        digits = digits[:-3]
+    groups.insert(0, digits)
+    return separator.join(groups)
+
+
+def format_number(value: float | int | None, lang: str = DEFAULT_LANG, decimals: int = 0) -> str:
+    """12.345 and 98,7 in Vietnamese; 12,345 and 98.7 in English; an em dash when there is no value."""
+    if value is None or value != value:  # NaN is the only value not equal to itself
+        return "—"
+    thousands, decimal = (",", ".") if normalize_lang(lang) == "en" else (".", ",")
+    text = f"{abs(float(value)):.{decimals}f}"
+    whole, _, fraction = text.partition(".")
+    sign = "-" if float(value) < 0 and float(text) != 0 else ""
+    grouped = _group_thousands(whole, thousands)
+    return f"{sign}{grouped}{decimal}{fraction}" if fraction else f"{sign}{grouped}"
+
+
+def format_percent(rate: float | None, lang: str = DEFAULT_LANG, decimals: int = 1) -> str:
+    """A 0–1 fraction as a percentage: "98,7 %" in Vietnamese (vi-VN puts a space), "98.7%" in English."""
+    if rate is None or rate != rate:
+        return "—"
+    number = format_number(rate * 100, lang, decimals)
+    return f"{number}%" if normalize_lang(lang) == "en" else f"{number} %"
+
+
+def format_data_time(moment: datetime | None, lang: str = DEFAULT_LANG) -> str:
+    """Local wall-clock time of ``moment``: 14:32:05 23/11/2026 (vi) or 14:32:05 2026-11-23 (en)."""
+    if moment is None:
+        return t("data_time.none", lang)
+    local = moment.astimezone(LOCAL_TZ)
+    day = local.strftime("%Y-%m-%d") if normalize_lang(lang) == "en" else local.strftime("%d/%m/%Y")
+    return f"{local:%H:%M:%S} {day}"
+
+
+def format_day(day: date, lang: str = DEFAULT_LANG) -> str:
+    return day.strftime("%d/%m") if normalize_lang(lang) == "vi" else day.strftime("%b %d")

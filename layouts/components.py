@@ -1,0 +1,217 @@
+"""Shared page pieces: component ids, KPI tile with status badge, unit ranking, 30-day flow chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from ioc.i18n import format_day, format_number, format_percent, t
+from ioc.web import with_lang
+from kpis import REGISTRY, status_of
+
+# Okabe-Ito colour-blind-safe palette; status is never shown by colour alone (icon + word too).
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "grey": "#999999",
+}
+STATUS_ICON = {"good": "✓", "watch": "▲", "bad": "✕", "no_data": "–"}
+# The badge word says the status; the icon is decoration for screen readers.
+_ARIA_HIDDEN: dict[str, Any] = {"aria-hidden": "true"}
+FLOW_COLOURS = {"received": OKABE_ITO["sky_blue"], "resolved": OKABE_ITO["orange"]}
+
+
+def page_id(module_name: str, name: str) -> str:
+    """A component id unique to one page module: ``page_id(__name__, "tiles")`` → ``city-tiles``."""
+    return f"{module_name.rsplit('.', 1)[-1].replace('_', '-')}-{name}"
+
+
+def kpi_status(kpi_id: str, figures: dict[str, Any]) -> str | None:
+    """good / watch / bad / no_data for a figure of compute(), judged on its own denominator."""
+    declared = REGISTRY.get(kpi_id)
+    if declared is None:
+        return None
+    denominator = figures.get(declared.denominator) if declared.denominator else None
+    return status_of(kpi_id, figures.get(kpi_id), None if denominator is None else int(denominator))
+
+
+def status_badge(status: str | None, lang: str) -> html.Span | None:
+    """Icon + word + colour, so the status reads without colour vision (DESIGN §4)."""
+    if status is None:
+        return None
+    return html.Span(
+        [html.Span(STATUS_ICON[status], className="badge-icon", **_ARIA_HIDDEN), t(f"status.{status}", lang)],
+        className=f"badge badge-{status}",
+        title=t(f"status.{status}", lang),
+    )
+
+
+def kpi_tile(
+    tile_id: str,
+    label: str,
+    value_text: str,
+    lang: str,
+    status: str | None = None,
+    note: str | None = None,
+    emphasis: str | None = None,
+) -> html.Div:
+    """A KPI tile: the big number, its label, an optional status badge and a small note.
+
+    ``emphasis`` ("alert") marks counts that need action, such as overdue dossiers, when non-zero.
+    """
+    classes = ["kpi-tile"]
+    if status:
+        classes.append(f"kpi-tile-{status}")
+    if emphasis:
+        classes.append(f"kpi-tile-{emphasis}")
+    children: list[Any] = [
+        html.Div(label, className="kpi-label"),
+        html.Div(value_text, className="kpi-value", id=f"{tile_id}-value"),
+    ]
+    badge = status_badge(status, lang)
+    footer = [part for part in (badge, html.Span(note, className="kpi-note") if note else None) if part is not None]
+    children.append(html.Div(footer, className="kpi-footer"))
+    return html.Div(children, className=" ".join(classes), id=tile_id)
+
+
+def standard_tiles(module_name: str, snapshot: dict[str, Any], lang: str) -> list[html.Div]:
+    """The seven tiles of DESIGN §6 city screens: today's flow, this month's on-time rate, backlog, hotline."""
+    day, month = snapshot["day"], snapshot["month"]
+
+    def count_tile(name: str, label_key: str, value: Any, alert: bool = False) -> html.Div:
+        return kpi_tile(
+            page_id(module_name, name),
+            t(label_key, lang),
+            format_number(value, lang),
+            lang,
+            emphasis="alert" if alert and value else None,
+        )
+
+    on_time = kpi_tile(
+        page_id(module_name, "on-time-rate"),
+        t("tile.on_time_rate_month", lang),
+        format_percent(month.get("on_time_rate"), lang),
+        lang,
+        status=kpi_status("on_time_rate", month),
+        note=t("tile.of_resolved", lang, n=format_number(month.get("resolved"), lang)),
+    )
+    return [
+        count_tile("received-today", "tile.received_today", day.get("received")),
+        count_tile("resolved-today", "tile.resolved_today", day.get("resolved")),
+        on_time,
+        count_tile("overdue", "tile.in_progress_overdue", day.get("in_progress_overdue"), alert=True),
+        count_tile("at-risk", "tile.at_risk", day.get("at_risk"), alert=True),
+        count_tile("hotline-open", "tile.hotline_open", day.get("hotline_open")),
+        count_tile("hotline-overdue", "tile.hotline_open_overdue", day.get("hotline_open_overdue"), alert=True),
+    ]
+
+
+def _rate_cell(rate: Any, resolved: Any, lang: str) -> html.Td:
+    figures = {"on_time_rate": rate, "resolved": resolved}
+    status = kpi_status("on_time_rate", figures)
+    return html.Td(
+        [html.Span(format_percent(rate, lang), className="rank-rate"), status_badge(status, lang)],
+        className="rank-rate-cell",
+    )
+
+
+def _ranking_rows(frame: pd.DataFrame, lang: str, link_class: str) -> list[html.Tr]:
+    rows = []
+    for unit_code, unit in frame.iterrows():
+        # Unit names come from the store: passed as strings, Dash escapes them (never raw HTML).
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(str(int(unit["rank"])), className="rank-number"),
+                    html.Td(
+                        dcc.Link(str(unit["name"]), href=with_lang(f"/commune/{unit_code}", lang), className=link_class),
+                        className="rank-unit",
+                    ),
+                    _rate_cell(unit["on_time_rate"], unit["resolved"], lang),
+                    html.Td(format_number(unit["resolved"], lang), className="rank-count"),
+                    html.Td(format_number(unit["in_progress_overdue"], lang), className="rank-count"),
+                ],
+                id=f"rank-row-{unit_code}",
+            )
+        )
+    return rows
+
+
+def ranking_table(table_id: str, frame: pd.DataFrame, lang: str, limit: int | None = None) -> html.Table:
+    """Units by on-time rate this month, each linking to ``/commune/<unit_code>`` (keeping the language)."""
+    shown = frame.head(limit) if limit else frame
+    header = html.Thead(
+        html.Tr(
+            [
+                html.Th(t("ranking.rank", lang), className="rank-number"),
+                html.Th(t("ranking.unit", lang)),
+                html.Th(t("ranking.on_time_rate", lang)),
+                html.Th(t("ranking.resolved", lang), className="rank-count"),
+                html.Th(t("ranking.overdue", lang), className="rank-count"),
+            ]
+        )
+    )
+    return html.Table([header, html.Tbody(_ranking_rows(shown, lang, "rank-link"))], className="ranking-table", id=table_id)
+
+
+def best_and_worst(frame: pd.DataFrame, count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``count`` best-ranked units, and the ``count`` worst among those with a rate (for the wall)."""
+    rated = frame[pd.to_numeric(frame["on_time_rate"], errors="coerce").notna()]
+    best = rated.head(count)
+    worst = rated.iloc[len(best) :].tail(count).iloc[::-1]
+    return best, worst
+
+
+def flow_figure(flow: pd.DataFrame, lang: str, dark: bool = False) -> go.Figure:
+    """Received vs resolved per day: two colour-blind-safe series, labelled in the legend and the hover."""
+    days = [format_day(day, lang) for day in flow["day"]]
+    text_colour = "#F2F2F2" if dark else "#1A1A1A"
+    grid_colour = "rgba(255,255,255,0.15)" if dark else "rgba(0,0,0,0.12)"
+    figure = go.Figure()
+    figure.add_bar(
+        x=days,
+        y=list(flow["received"]),
+        name=t("flow.received", lang),
+        marker_color=FLOW_COLOURS["received"],
+        hovertemplate="%{x}: %{y}<extra>" + t("flow.received", lang) + "</extra>",
+    )
+    figure.add_scatter(
+        x=days,
+        y=list(flow["resolved"]),
+        name=t("flow.resolved", lang),
+        mode="lines+markers",
+        line={"color": FLOW_COLOURS["resolved"], "width": 4},
+        marker={"symbol": "diamond", "size": 9},
+        hovertemplate="%{x}: %{y}<extra>" + t("flow.resolved", lang) + "</extra>",
+    )
+    figure.update_layout(
+        margin={"l": 48, "r": 16, "t": 8, "b": 40},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"color": text_colour, "size": 18 if dark else 13},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        xaxis={"type": "category", "tickangle": 0, "nticks": 10, "gridcolor": grid_colour},
+        yaxis={"gridcolor": grid_colour, "rangemode": "tozero"},
+        bargap=0.25,
+        uirevision="flow",  # keep zoom and legend toggles across refreshes
+        separators=".," if lang == "en" else ",.",
+    )
+    return figure
+
+
+def flow_graph(graph_id: str, figure: go.Figure, class_name: str = "flow-graph") -> dcc.Graph:
+    """The flow chart as a Graph whose figure callbacks replace in place (Plotly.react: no flicker)."""
+    return dcc.Graph(
+        id=graph_id,
+        figure=figure,
+        config={"displayModeBar": False, "responsive": True},
+        className=class_name,
+    )
