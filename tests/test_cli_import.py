@@ -34,7 +34,10 @@ def test_import_dossiers_counts_rows_and_rejects_bad_ones(tmp_path: Path) -> Non
     assert "channel: 'fax' is not one of online, in_person, postal" in proc.stdout
     with duckdb.connect(str(db_path), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM units").fetchall() == [(94,)]
-        assert conn.execute("SELECT dossier_id, status FROM dossiers ORDER BY 1").fetchall() == [("H1", "processing"), ("H2", "resolved")]
+        assert conn.execute("SELECT dossier_id, status FROM dossiers ORDER BY 1").fetchall() == [
+            ("H1", "processing"),
+            ("H2", "resolved"),
+        ]
         assert conn.execute("SELECT count(*) FROM rejects").fetchall() == [(2,)]
 
 
