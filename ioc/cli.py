@@ -1,4 +1,4 @@
-"""The command line: ``python -m ioc import|kpi|calendar`` on the embedded store or ``--db PATH``."""
+"""The command line: ``python -m ioc import|kpi|report|calendar`` on the embedded store or ``--db PATH``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     kpi.add_argument("--to", dest="end", type=_parse_date, required=True, help="day after the last local date, YYYY-MM-DD")
     kpi.add_argument("--unit", help="a unit code, or 'all' for one row per unit (default: the whole city)")
     kpi.add_argument("--format", choices=["json", "csv"], default="json")
+
+    report = commands.add_parser(
+        "report",
+        help="write a standard report (Biểu II.06a, QĐ 766 estimate) as CSV or XLSX",
+        description="Biểu II.06a/VPCP/KSTT (one row per unit and a total) or the per-unit Decision 766 "
+        "index estimate for [from, to). CSV: UTF-8 with BOM, one header row; XLSX: laid out like the form.",
+    )
+    report.add_argument("--form", choices=["ii06a", "766"], required=True)
+    report.add_argument("--from", dest="start", type=_parse_date, required=True, help="first local date, YYYY-MM-DD")
+    report.add_argument("--to", dest="end", type=_parse_date, required=True, help="day after the last local date, YYYY-MM-DD")
+    report.add_argument("--format", choices=["csv", "xlsx"], default="xlsx")
+    report.add_argument("--output", help="file to write (default: <form>_<from>_<last day>.<format> here; '-' is stdout)")
+    report.add_argument("--reporting-unit", help="'Đơn vị báo cáo' in the header (default: UBND thành phố <city_name>)")
+    report.add_argument("--receiving-unit", default="Văn phòng Chính phủ", help="'Đơn vị nhận báo cáo' in the header")
     return parser
 
 
@@ -110,6 +124,50 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report(db: Database, args: argparse.Namespace) -> int:
+    from ioc import export
+    from ioc.timeutil import now_utc
+    from kpis import Period
+    from kpis.index766 import index_766_by_unit
+    from kpis.report_ii06a import build_ii06a
+
+    try:
+        period = Period(args.start, args.end)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    reporting_unit = args.reporting_unit or f"UBND thành phố {Config.load().city_name}"
+    output = args.output or f"{args.form}_{period.start.isoformat()}_{period.last_day.isoformat()}.{args.format}"
+    if output == "-" and args.format == "xlsx":
+        print("error: an XLSX cannot go to stdout; give --output FILE", file=sys.stderr)
+        return 2
+    target: Any = sys.stdout.buffer if output == "-" else Path(output)
+    if args.form == "ii06a":
+        form = build_ii06a(db, period, reporting_unit=reporting_unit, receiving_unit=args.receiving_unit)
+        if args.format == "csv":
+            export.write_ii06a_csv(form, target)
+        else:
+            export.write_ii06a_xlsx(form, target)
+        units = len(form.rows) - 1
+    else:
+        frame = index_766_by_unit(db, period)
+        if args.format == "csv":
+            export.write_index766_csv(frame, target)
+        else:
+            export.write_index766_xlsx(
+                frame,
+                target,
+                period_text=f"từ ngày {period.start:%d/%m/%Y} đến ngày {period.last_day:%d/%m/%Y}",
+                reporting_unit=reporting_unit,
+                data_time=db.scalar("SELECT max(ingested_at) FROM dossiers"),
+                generated_at=now_utc(),
+            )
+        units = len(frame)
+    if output != "-":
+        print(f"wrote {output}: {units} units, {period.start.isoformat()} to {period.last_day.isoformat()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     db_path = args.db or Path(Config.load().db_path)
@@ -125,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_import(db, args)
         if args.command == "kpi":
             return run_kpi(db, args)
+        if args.command == "report":
+            return run_report(db, args)
     finally:
         db.close()
     return 2

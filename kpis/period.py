@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import calendar
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Literal, get_args
 
 from ioc.timeutil import local_midnight
+
+PeriodKind = Literal["day", "week", "month", "quarter", "year", "custom"]
+"""What a period is a slice of; decides what "the period before" means (see ``previous_period``)."""
+
+PeriodName = Literal["today", "this_week", "this_month", "last_month", "this_quarter", "this_year", "custom"]
+PERIOD_NAMES: tuple[str, ...] = get_args(PeriodName)
+"""The named periods of issue 3, in the order a period picker lists them."""
+
+# How many months back "the period before" is, for the kinds that follow the calendar.
+_MONTHS_IN: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
 
 MONTHS_EN = (
     "January",
@@ -25,10 +37,17 @@ MONTHS_EN = (
 
 @dataclass(frozen=True)
 class Period:
-    """Local dates ``start <= d < end`` (DESIGN §4: period [from, to); as-of is the start of ``end``)."""
+    """Local dates ``start <= d < end`` (DESIGN §4: period [from, to); as-of is the start of ``end``).
+
+    ``kind`` says what the period is a slice of (a week, a month, …) when the shape alone cannot:
+    "this month" on the 22nd is 1–22 November, which looks like any custom range. It is ignored by
+    ``==`` and ``hash`` (two periods with the same dates are the same figures); None means "infer
+    from the dates" (see ``kind_of``).
+    """
 
     start: date
     end: date
+    kind: PeriodKind | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # datetime is a subclass of date; a datetime here would silently carry a time and a zone.
@@ -48,7 +67,24 @@ class Period:
         """The calendar month that contains ``day``."""
         first = day.replace(day=1)
         following = date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
-        return cls(first, following)
+        return cls(first, following, "month")
+
+    @classmethod
+    def week_of(cls, day: date) -> Period:
+        """The Monday–Sunday week that contains ``day``."""
+        monday = day - timedelta(days=day.weekday())
+        return cls(monday, monday + timedelta(days=7), "week")
+
+    @classmethod
+    def quarter_of(cls, day: date) -> Period:
+        """The calendar quarter (Jan–Mar, Apr–Jun, Jul–Sep, Oct–Dec) that contains ``day``."""
+        first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        return cls(first, shift_months(first, 3), "quarter")
+
+    @classmethod
+    def year_of(cls, day: date) -> Period:
+        """The calendar year that contains ``day``."""
+        return cls(date(day.year, 1, 1), date(day.year + 1, 1, 1), "year")
 
     @classmethod
     def last_n_days(cls, today: date, n: int) -> Period:
@@ -86,6 +122,10 @@ class Period:
             return f"Ngày {self.start:%d/%m/%Y}"
         if self._is_month():
             return f"Tháng {self.start.month}/{self.start.year}"
+        if _full_kind(self) == "quarter":
+            return f"Quý {(self.start.month - 1) // 3 + 1}/{self.start.year}"
+        if _full_kind(self) == "year":
+            return f"Năm {self.start.year}"
         return f"{self.start:%d/%m/%Y} – {self.last_day:%d/%m/%Y}"
 
     @property
@@ -94,4 +134,98 @@ class Period:
             return f"{self.start.day} {MONTHS_EN[self.start.month - 1][:3]} {self.start.year}"
         if self._is_month():
             return f"{MONTHS_EN[self.start.month - 1]} {self.start.year}"
+        if _full_kind(self) == "quarter":
+            return f"Q{(self.start.month - 1) // 3 + 1} {self.start.year}"
+        if _full_kind(self) == "year":
+            return f"Year {self.start.year}"
         return f"{self.start.isoformat()} – {self.last_day.isoformat()}"
+
+
+def shift_months(day: date, months: int) -> date:
+    """``day`` moved by ``months`` calendar months, the day of month clamped to the target month's length.
+
+    31 March − 1 month is 28 February (29 in a leap year), never an error and never 3 March.
+    """
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _full_kind(period: Period) -> PeriodKind | None:
+    """The calendar unit the period covers exactly (a whole day, Mon–Sun week, month, quarter, year), or None."""
+    if period.days == 1:
+        return "day"
+    if period.start.weekday() == 0 and period.days == 7:
+        return "week"
+    if period.start.day != 1:
+        return None
+    if period.end == shift_months(period.start, 1):
+        return "month"
+    if period.start.month % 3 == 1 and period.end == shift_months(period.start, 3):
+        return "quarter"
+    if period.start.month == 1 and period.end == shift_months(period.start, 12):
+        return "year"
+    return None
+
+
+def kind_of(period: Period) -> PeriodKind:
+    """The period's declared kind, else the calendar unit its dates cover exactly, else "custom"."""
+    return period.kind or _full_kind(period) or "custom"
+
+
+def named_period(name: str, today: date, start: date | None = None, end: date | None = None) -> Period:
+    """A named period as of the local date ``today`` (issue 3: today, this week, …, custom).
+
+    "this_week", "this_month", "this_quarter" and "this_year" run from the start of the current
+    Mon–Sun week, month, quarter or year up to and including ``today``, not to the end of the
+    calendar unit: DESIGN §4 evaluates in-progress and overdue at the period's end, and a future
+    as-of would call dossiers overdue that are not (ioc.cache's month-to-date follows the same
+    rule). "last_month" is the whole previous calendar month. "custom" needs ``start`` and ``end``
+    ([start, end), end excluded).
+    """
+    tomorrow = today + timedelta(days=1)
+    if name == "today":
+        return Period(today, tomorrow, "day")
+    if name == "this_week":
+        return Period(Period.week_of(today).start, tomorrow, "week")
+    if name == "this_month":
+        return Period(today.replace(day=1), tomorrow, "month")
+    if name == "last_month":
+        return Period.month_of(shift_months(today.replace(day=1), -1))
+    if name == "this_quarter":
+        return Period(Period.quarter_of(today).start, tomorrow, "quarter")
+    if name == "this_year":
+        return Period(date(today.year, 1, 1), tomorrow, "year")
+    if name == "custom":
+        if start is None or end is None:
+            raise ValueError("a custom period needs a start and an end")
+        return Period(start, end, "custom")
+    raise ValueError(f"unknown period name {name!r}; expected one of {', '.join(PERIOD_NAMES)}")
+
+
+def previous_period(period: Period) -> Period:
+    """The period of the same kind just before ``period``, to compare a figure with.
+
+    - day: the day before; week: the same days one week earlier (a whole week gives the whole
+      previous week, Monday to Wednesday gives last Monday to Wednesday);
+    - month, quarter, year: a whole one gives the whole previous one (March → all of February,
+      Q1 2026 → Q4 2025, 2025 → all of 2024); a part of one
+      (month to date) gives the same part of the previous one, like for like: 1–22 November →
+      1–22 October, and a last day that the previous month lacks is clamped to its end
+      (1–30 March → all of February);
+    - custom: the same number of days immediately before ([start − days, start)).
+    The result keeps the kind, so ``previous_period`` can be applied again.
+    """
+    kind = kind_of(period)
+    if kind == "day":
+        return Period(period.start - timedelta(days=1), period.start, "day")
+    if kind == "week":
+        return Period(period.start - timedelta(days=7), period.end - timedelta(days=7), "week")
+    if kind in _MONTHS_IN:
+        months = _MONTHS_IN[kind]
+        start = shift_months(period.start, -months)
+        if period.end == shift_months(period.start, months):
+            return Period(start, period.start, kind)
+        end = min(shift_months(period.last_day, -months) + timedelta(days=1), period.start)
+        return Period(start, end, kind)
+    return Period(period.start - timedelta(days=period.days), period.start, "custom")

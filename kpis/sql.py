@@ -71,6 +71,12 @@ HOTLINE_AGGREGATES: tuple[tuple[str, str], ...] = (
     ("hotline_open_overdue", "count(*) FILTER (WHERE is_open AND due_day < $to_day)"),
     ("hotline_rated", "count(*) FILTER (WHERE is_answered AND rating IS NOT NULL)"),
     ("hotline_satisfied", "count(*) FILTER (WHERE is_answered AND rating = 'satisfied')"),
+    # Not a §4 id (compute() leaves it out): the "disliked" term of QĐ 766 indicator 5.3 (kpis.index766),
+    # counted only among on-time answers so that a late, disliked answer is not subtracted twice.
+    (
+        "hotline_unsatisfied_on_time",
+        "count(*) FILTER (WHERE is_answered AND rating = 'unsatisfied' AND (due_day IS NULL OR answered_day <= due_day))",
+    ),
     (
         "hotline_response_hours_median",
         "quantile_cont(epoch(answered_at - received_at) / 3600.0, 0.5) FILTER (WHERE is_answered)",
@@ -79,31 +85,52 @@ HOTLINE_AGGREGATES: tuple[tuple[str, str], ...] = (
 HOTLINE_COUNT_COLUMNS: tuple[str, ...] = tuple(name for name, _ in HOTLINE_AGGREGATES if name != "hotline_response_hours_median")
 
 
-def _select(aggregates: tuple[tuple[str, str], ...], by_unit: bool) -> tuple[str, str]:
+DOSSIER_GROUP_COLUMNS: tuple[str, ...] = ("unit_code", "sector", "procedure_code", "channel")
+"""Columns the dossier query can group by (``group_by``): each is a column of its ``dossier_days`` rows."""
+
+HOTLINE_GROUP_COLUMNS: tuple[str, ...] = ("unit_code", "field", "channel", "urgency")
+"""Columns the hotline query can group by (``group_by``)."""
+
+
+def _group_column(by_unit: bool, group_by: str | None, allowed: tuple[str, ...]) -> str | None:
+    if by_unit and group_by not in (None, "unit_code"):
+        raise ValueError("by_unit and group_by are two ways to say the same thing: pass one")
+    column = "unit_code" if by_unit else group_by
+    # The column name is spliced into the SQL, so only the declared names pass (never user text).
+    if column is not None and column not in allowed:
+        raise ValueError(f"cannot group by {column!r}; expected one of {', '.join(allowed)}")
+    return column
+
+
+def _select(aggregates: tuple[tuple[str, str], ...], group_column: str | None) -> tuple[str, str]:
     columns = ",\n    ".join(f"{expression} AS {name}" for name, expression in aggregates)
-    if by_unit:
-        return f"unit_code,\n    {columns}", "GROUP BY unit_code"
+    if group_column is not None:
+        return f"{group_column},\n    {columns}", f"GROUP BY {group_column}"
     return columns, ""
 
 
-def sql_for_dossier_counts(*, by_unit: bool = False, one_unit: bool = False) -> str:
+def sql_for_dossier_counts(*, by_unit: bool = False, one_unit: bool = False, group_by: str | None = None) -> str:
     """The single-pass dossier query (DESIGN §4), parameters from ``dossier_params``.
 
     Every count is a ``count(*) FILTER (WHERE …)`` over one scan, so the cost is one pass over the
     rows whatever the number of KPIs. ``by_unit`` groups by unit_code (compute_by_unit);
-    ``one_unit`` adds ``unit_code = $unit_code`` (compute for one unit). Dates are local dates in
+    ``one_unit`` adds ``unit_code = $unit_code`` (compute for one unit). ``group_by`` groups by any
+    column of DOSSIER_GROUP_COLUMNS (the breakdowns; ``by_unit`` is ``group_by="unit_code"``), and
+    combines with ``one_unit``; the grouped column comes first in each row. Dates are local dates in
     Asia/Ho_Chi_Minh of the UTC timestamps; working days come from ``calendar_days``.
 
     The WHERE clause only prunes rows no KPI can count: every counted dossier was received before
     ``to`` and either is unfinished or finished on or after ``from`` (finished_at ≥ received_at is
     enforced by the connector), stated as instants so DuckDB can skip row groups by min/max.
     """
-    select, group_by = _select(DOSSIER_AGGREGATES, by_unit)
+    select, group_clause = _select(DOSSIER_AGGREGATES, _group_column(by_unit, group_by, DOSSIER_GROUP_COLUMNS))
     unit_filter = "AND d.unit_code = $unit_code" if one_unit else ""
     return f"""
 WITH dossier_days AS (
     SELECT
         d.unit_code,
+        d.sector,
+        d.procedure_code,
         d.status,
         d.channel,
         d.supplement_count,
@@ -139,22 +166,25 @@ flagged AS (
 SELECT
     {select}
 FROM flagged
-{group_by}
+{group_clause}
 """
 
 
-def sql_for_hotline_counts(*, by_unit: bool = False, one_unit: bool = False) -> str:
+def sql_for_hotline_counts(*, by_unit: bool = False, one_unit: bool = False, group_by: str | None = None) -> str:
     """The single-pass hotline query (DESIGN §4, hotline table); rejected tickets are excluded everywhere.
 
-    Same parameters and pruning as ``sql_for_dossier_counts`` (answered_at ≥ received_at is enforced
-    by the connector).
+    Same parameters, pruning and grouping as ``sql_for_dossier_counts`` (``group_by`` from
+    HOTLINE_GROUP_COLUMNS; answered_at ≥ received_at is enforced by the connector).
     """
-    select, group_by = _select(HOTLINE_AGGREGATES, by_unit)
+    select, group_clause = _select(HOTLINE_AGGREGATES, _group_column(by_unit, group_by, HOTLINE_GROUP_COLUMNS))
     unit_filter = "AND unit_code = $unit_code" if one_unit else ""
     return f"""
 WITH tickets AS (
     SELECT
         unit_code,
+        field,
+        channel,
+        urgency,
         rating,
         received_at,
         answered_at,
@@ -177,7 +207,7 @@ flagged AS (
 SELECT
     {select}
 FROM flagged
-{group_by}
+{group_clause}
 """
 
 
