@@ -14,6 +14,7 @@ import pandas as pd
 from ioc.db import Database
 from ioc.timeutil import local_today
 from kpis import Period, compute, compute_by_unit, daily_flow
+from kpis.ranking import rank_units
 
 T = TypeVar("T")
 
@@ -95,13 +96,16 @@ def month_to_date(today: date) -> Period:
 
 
 def _ranking(db: Database, today: date) -> pd.DataFrame:
-    """Units (not the province) by on-time rate this month, best first; units with no resolved dossier last."""
-    frame = compute_by_unit(db, month_to_date(today))
-    frame = frame[frame["kind"] != "province"].copy()
-    frame["on_time_sort"] = pd.to_numeric(frame["on_time_rate"], errors="coerce")
-    frame = frame.sort_values(["on_time_sort", "resolved", "name"], ascending=[False, False, True], na_position="last")
-    frame["rank"] = range(1, len(frame) + 1)
-    return frame.drop(columns=["on_time_sort"])
+    """Every unit with its month-to-date figures: ranked units by on-time rate (competition ranks, best
+    first), then units with too few resolved dossiers to rank (rank None), which never come first."""
+    period = month_to_date(today)
+    by_unit = compute_by_unit(db, period)
+    ranking = rank_units(db, period, "on_time_rate", by_unit=by_unit)
+    ranked = by_unit.loc[list(ranking.ranked["unit_code"])].assign(rank=list(ranking.ranked["rank"]))
+    unranked = by_unit.loc[list(ranking.not_ranked["unit_code"])].assign(rank=None)
+    frame = pd.concat([ranked, unranked])
+    frame["rank"] = frame["rank"].astype(object)
+    return frame
 
 
 def _snapshot(db: Database, today: date, unit_code: str | None) -> dict[str, Any]:
@@ -130,8 +134,8 @@ def _unit_snapshot(db: Database, unit_code: str, today: date) -> dict[str, Any] 
         "name": row["name"],
         "full_name": row["full_name"],
         "kind": row["kind"],
-        "rank": list(ranking.index).index(unit_code) + 1,  # rank is the position in the sorted frame
-        "units": len(ranking),
+        "rank": row["rank"],  # None when too few dossiers were resolved to rank the unit
+        "units": int(ranking["rank"].notna().sum()),
     }
     return snapshot
 

@@ -78,6 +78,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "commune.not_found": ("Không tìm thấy đơn vị có mã “{code}”.", "No unit with code “{code}”."),
     "commune.back": ("Về trang toàn thành phố", "Back to the city overview"),
     "commune.rank": ("Hạng {rank}/{total} về tỷ lệ đúng hạn tháng này", "Ranked {rank} of {total} by on-time rate this month"),
+    "commune.not_ranked": (
+        "Chưa xếp hạng: dưới 5 hồ sơ đã giải quyết tháng này",
+        "Not ranked: fewer than 5 dossiers resolved this month",
+    ),
     "commune.month": ("Tháng này", "This month"),
     "commune.received_month": ("Tiếp nhận tháng này", "Received this month"),
     "commune.resolved_month": ("Giải quyết tháng này", "Resolved this month"),

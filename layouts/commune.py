@@ -52,6 +52,8 @@ def _month_tiles(snapshot: dict[str, Any], lang: str) -> list[html.Div]:
 
 def _rank_text(snapshot: dict[str, Any], lang: str) -> str:
     unit = snapshot["unit"]
+    if unit["rank"] is None:
+        return t("commune.not_ranked", lang)
     return t("commune.rank", lang, rank=unit["rank"], total=unit["units"])
 
 

@@ -130,7 +130,7 @@ def _ranking_rows(frame: pd.DataFrame, lang: str, link_class: str) -> list[html.
         rows.append(
             html.Tr(
                 [
-                    html.Td(str(int(unit["rank"])), className="rank-number"),
+                    html.Td("–" if pd.isna(unit["rank"]) else str(int(unit["rank"])), className="rank-number"),
                     html.Td(
                         dcc.Link(str(unit["name"]), href=with_lang(f"/commune/{unit_code}", lang), className=link_class),
                         className="rank-unit",

@@ -139,3 +139,19 @@ def test_the_scheduler_starts_only_once_per_process(db: Database) -> None:
             start_scheduler(db, [], initial_run=False)
     finally:
         stop_scheduler(scheduler)
+
+
+def test_ranking_puts_units_with_too_few_dossiers_apart_never_first(db: Database) -> None:
+    today = FIXED_NOW.date()
+    ranking = cache.ranking_frame(db, today)
+    ranked = ranking[ranking["rank"].notna()]
+    unranked = ranking[ranking["rank"].isna()]
+    assert len(ranking) == 94
+    assert ranked["rank"].iloc[0] == 1
+    assert (ranked["resolved"] >= 5).all()
+    assert (unranked["resolved"] < 5).all() or unranked["on_time_rate"].isna().all()
+    assert list(ranking.index[: len(ranked)]) == list(ranked.index)  # ranked first, the rest after
+    hoang_sa = cache.unit_snapshot(db, "20333", today)  # Đặc khu Hoàng Sa: almost no dossiers
+    assert hoang_sa is not None and hoang_sa["unit"]["rank"] is None
+    page = render_page(create_app(db, app_config(), clock=pinned_clock), "/commune/20333")
+    assert "Chưa xếp hạng" in page
