@@ -13,8 +13,9 @@ from holidays.countries.vietnam import VietnamStaticHolidays
 if TYPE_CHECKING:
     from ioc.db import Database
 
-FIRST_YEAR = 2015
-LAST_YEAR = 2035
+# Wide enough for the real samples (NYC 311 is from 2011) and deadlines years ahead.
+FIRST_YEAR = 2000
+LAST_YEAR = 2040
 
 
 def make_up_working_days(years: Iterable[int]) -> set[date]:
@@ -101,13 +102,18 @@ class WorkingCalendar:
     def first_working_day_on_or_after(self, day: date) -> date:
         self._check_range(day)
         index = bisect.bisect_left(self._working, day)
+        if index >= len(self._working):
+            raise ValueError(f"no working day on or after {day} in the working-day calendar")
         return self._working[index]
 
     def add_working_days(self, start: date, count: int) -> date:
         """The date ``count`` working days after ``start``, the first day not counted; always a working day."""
         if count <= 0:
             return self.first_working_day_on_or_after(start)
+        self._check_range(start)
         index = bisect.bisect_right(self._working, start) + count - 1
+        if index >= len(self._working):
+            raise ValueError(f"{count} working days after {start} is past the working-day calendar's end ({self.last_day})")
         return self._working[index]
 
     def rows(self) -> list[tuple[date, bool, int]]:

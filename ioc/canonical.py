@@ -143,7 +143,10 @@ def _unit(row: Mapping[str, Any], reference: Reference) -> str:
 
 def due_from_working_days(received_at: datetime, working_days: int, calendar: WorkingCalendar) -> datetime:
     """The due instant: ``working_days`` working days after the received date, at the end of office hours."""
-    due_day = calendar.add_working_days(local_date(received_at), working_days)
+    try:
+        due_day = calendar.add_working_days(local_date(received_at), working_days)
+    except ValueError as error:
+        raise RowError(f"due_at: cannot be computed from the working-day calendar ({error})") from error
     return local_datetime(due_day, DUE_HOUR_LOCAL)
 
 

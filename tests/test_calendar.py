@@ -69,3 +69,7 @@ def test_calendar_table_counts_working_days_cumulatively(store: Database) -> Non
 def test_dates_outside_the_calendar_are_refused() -> None:
     with pytest.raises(ValueError, match="outside the working-day calendar"):
         CALENDAR.is_working_day(date(1990, 1, 1))
+    with pytest.raises(ValueError, match="outside the working-day calendar"):
+        CALENDAR.add_working_days(date(1999, 12, 30), 3)
+    with pytest.raises(ValueError, match="past the working-day calendar"):
+        CALENDAR.add_working_days(date(2040, 12, 28), 10)

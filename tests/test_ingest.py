@@ -130,3 +130,11 @@ def test_a_run_that_finds_nothing_writes_no_run_row_but_counts_as_success(store:
     assert store.scalar("SELECT last_success_at FROM connector_state WHERE connector = 'quiet'") is not None
     ingest_batches(store, "quiet", [Batch(DOSSIERS, [dossier("A")])])
     assert store.execute("SELECT status, rows_read, rows_upserted FROM ingest_runs WHERE connector = 'quiet'") == [("ok", 1, 1)]
+
+
+def test_a_due_date_outside_the_calendar_is_a_reject_not_a_crash(store: Database) -> None:
+    old = {"ticket_id": "OLD", "unit_code": "20194", "status": "new", "received_at": "1995-03-01T08:00:00"}
+    fine = {"ticket_id": "NEW", "unit_code": "20194", "status": "new", "received_at": "2025-03-03T08:00:00"}
+    result = ingest_batches(store, "test", [Batch(HOTLINE, [old, fine])])
+    assert (result.rows_upserted, result.rows_rejected) == (1, 1)
+    assert "cannot be computed from the working-day calendar" in store.scalar("SELECT reason FROM rejects")
