@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import duckdb
 import pandas as pd
@@ -19,6 +21,8 @@ from ioc.model import DOSSIER_COLUMNS, HOTLINE_COLUMNS
 from ioc.timeutil import now_utc
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+WRITE_MODES = ("merge",)  # merge by primary key, the newest updated_at wins (the only mode the store needs)
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,47 @@ HOTLINE = Target("hotline", "hotline_tickets", "ticket_id", HOTLINE_COLUMNS, nor
 TARGETS = {target.name: target for target in (DOSSIERS, HOTLINE)}
 
 
+@dataclass(frozen=True)
+class Stream:
+    """What a connector declares for one target it feeds, like a Singer stream or a dlt resource.
+
+    ``cursor_field`` is the replication key (a canonical column); ``cursor_inclusive`` says whether the
+    next run starts at the cursor value itself (re-reading rows equal to it, which merge makes harmless)
+    or strictly after it; ``tie_breaker`` is the column that orders rows sharing one cursor value, so an
+    exclusive cursor on (cursor_field, tie_breaker) never skips a row whose change time equals the cursor.
+    """
+
+    target: Target
+    cursor_field: str = "updated_at"
+    cursor_inclusive: bool = False
+    tie_breaker: str | None = None
+    write_mode: str = "merge"
+
+    def __post_init__(self) -> None:
+        if self.write_mode not in WRITE_MODES:
+            raise ValueError(f"write_mode {self.write_mode!r} is not one of {', '.join(WRITE_MODES)}")
+        for column in (self.cursor_field, self.tie_breaker):
+            if column is not None and column not in self.target.columns:
+                raise ValueError(f"{column!r} is not a column of {self.target.table}")
+
+    @property
+    def primary_key(self) -> str:
+        return self.target.primary_key
+
+
 @dataclass
 class Batch:
-    """Rows for one target, and the cursor the connector has reached once they are stored."""
+    """Rows for one target, and the cursor the connector has reached once they are stored.
+
+    ``units`` are units the rows need that the store may lack (sources whose units are not
+    Vietnamese communes register theirs: kind 'other'); they are inserted in the batch's transaction.
+    Each is a mapping with unit_code, name and optionally full_name and name_en.
+    """
 
     target: Target
     rows: Sequence[Mapping[str, Any]]
     cursor: str | None = None
+    units: Sequence[Mapping[str, Any]] = ()
 
 
 class Connector(Protocol):
@@ -54,6 +92,61 @@ class Connector(Protocol):
     interval_seconds: int
 
     def batches(self, cursor: str | None) -> Iterator[Batch]: ...
+
+
+@runtime_checkable
+class DeclaredConnector(Connector, Protocol):
+    """A connector that also declares its streams: target, primary key, cursor and write mode of each."""
+
+    streams: tuple[Stream, ...]
+
+
+class SourceError(RuntimeError):
+    """A source failed to answer. ``retryable`` is True for what may pass (timeouts, HTTP 5xx, lost connections)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff: ``attempts`` tries, waiting base, base*factor, … (at most max_delay).
+
+    ``sleep`` is injectable so tests never wait.
+    """
+
+    attempts: int = 4
+    base_delay: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("retry attempts must be at least 1")
+
+    def delay(self, failed_attempts: int) -> float:
+        """Seconds to wait after the ``failed_attempts``-th failure."""
+        return float(min(self.max_delay, self.base_delay * self.factor ** (failed_attempts - 1)))
+
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()``, tried again after a retryable SourceError; the last error says how many attempts were made."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except SourceError as error:
+                if not error.retryable:
+                    raise
+                if attempt == self.attempts:
+                    raise SourceError(f"{error} (gave up after {attempt} attempts)", retryable=True) from error
+                wait = self.delay(attempt)
+                log.warning("%s failed (attempt %d of %d), retrying in %.1f s: %s", what, attempt, self.attempts, wait, error)
+                self.sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+NO_RETRY = RetryPolicy(attempts=1)
 
 
 @dataclass
@@ -98,6 +191,8 @@ def write_batch(
     target = batch.target
     ingested_at = ingested_at or now_utc()
     result = BatchResult(rows_read=len(batch.rows))
+    if batch.units:
+        reference = register_units(conn, batch.units, reference)
     newest: dict[str, dict[str, Any]] = {}
     for raw in batch.rows:
         try:
@@ -120,6 +215,20 @@ def write_batch(
     if batch.cursor is not None:
         save_cursor(conn, connector, batch.cursor, ingested_at)
     return result
+
+
+def register_units(conn: duckdb.DuckDBPyConnection, units: Sequence[Mapping[str, Any]], reference: Reference) -> Reference:
+    """Insert the units the store lacks (kind 'other'), and return ``reference`` knowing them."""
+    records = []
+    for unit in units:
+        code = str(unit["unit_code"])
+        name = str(unit.get("name") or code)
+        records.append((code, name, str(unit.get("full_name") or name), unit.get("name_en") or name))
+    conn.executemany(
+        "INSERT INTO units (unit_code, name, full_name, name_en, kind) VALUES (?, ?, ?, ?, 'other') ON CONFLICT DO NOTHING",
+        records,
+    )
+    return dataclasses.replace(reference, unit_codes=reference.unit_codes | {code for code, *_ in records})
 
 
 def _merge(conn: duckdb.DuckDBPyConnection, target: Target, rows: list[dict[str, Any]]) -> int:
@@ -245,5 +354,21 @@ def _start_run(db: Database, connector: str, started_at: datetime) -> int:
 
 
 def run_connector(db: Database, connector: Connector) -> BatchResult:
-    """Run one connector once from its stored cursor."""
-    return ingest_batches(db, connector.name, connector.batches(read_cursor(db, connector.name)))
+    """Run one connector once from its stored cursor.
+
+    A connector that declares its streams may only yield batches for the targets it declared.
+    """
+    batches = connector.batches(read_cursor(db, connector.name))
+    if isinstance(connector, DeclaredConnector):
+        batches = _checked(connector, batches)
+    return ingest_batches(db, connector.name, batches)
+
+
+def _checked(connector: DeclaredConnector, batches: Iterator[Batch]) -> Iterator[Batch]:
+    declared = {stream.target.name for stream in connector.streams}
+    for batch in batches:
+        if batch.target.name not in declared:
+            raise RuntimeError(
+                f"connector {connector.name} yielded {batch.target.name} rows but declares only {sorted(declared)}"
+            )
+        yield batch

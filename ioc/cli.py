@@ -1,4 +1,4 @@
-"""The command line: ``python -m ioc import|kpi|report|calendar`` on the embedded store or ``--db PATH``."""
+"""The command line: ``python -m ioc import|kpi|report|ingest|calendar`` on the embedded store or ``--db PATH``."""
 
 from __future__ import annotations
 
@@ -32,12 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     importer = commands.add_parser(
         "import",
-        help="import a CSV with canonical column names into dossiers or hotline",
-        description="Import a CSV whose header uses the canonical column names (DESIGN.md §3). "
+        usage="python -m ioc import {dossiers,hotline} FILE | python -m ioc import --mapping MAPPING FILE",
+        help="import a CSV/XLSX with canonical column names, or any CSV/XLSX through a mapping file",
+        description="Import a CSV or XLSX whose header uses the canonical column names (DESIGN.md §3), or, with "
+        "--mapping, any CSV/XLSX through a mapping file (mappings/README.md). "
         "Bad rows go to the rejects table with a reason; the rest lands.",
     )
-    importer.add_argument("target", choices=["dossiers", "hotline"])
-    importer.add_argument("file", type=Path)
+    # Two optional positionals so that "import --mapping M FILE" and "import TARGET FILE" both parse.
+    importer.add_argument("target", nargs="?", metavar="TARGET", help="dossiers or hotline (omit with --mapping)")
+    importer.add_argument("file", nargs="?", type=Path, metavar="FILE")
+    importer.add_argument("--mapping", type=Path, help="a mapping TOML (e.g. mappings/nyc311.toml)")
 
     kpi = commands.add_parser(
         "kpi", help="print the KPI figures for a period", description="KPIs of DESIGN.md §4 for [from, to)."
@@ -60,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", help="file to write (default: <form>_<from>_<last day>.<format> here; '-' is stdout)")
     report.add_argument("--reporting-unit", help="'Đơn vị báo cáo' in the header (default: UBND thành phố <city_name>)")
     report.add_argument("--receiving-unit", default="Văn phòng Chính phủ", help="'Đơn vị nhận báo cáo' in the header")
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="run one source of the sources file once (from its stored cursor)",
+        description="Run one source declared in the sources file (connectors/README.md) once, from its stored "
+        "cursor; secrets come from the environment variables the file names.",
+    )
+    ingest.add_argument("--source", required=True, metavar="NAME", help="a [sources.NAME] of the sources file")
+    ingest.add_argument("--sources", type=Path, metavar="FILE", help="the sources TOML (default config/sources.toml)")
     return parser
 
 
@@ -109,11 +122,28 @@ def run_kpi(db: Database, args: argparse.Namespace) -> int:
 
 
 def run_import(db: Database, args: argparse.Namespace) -> int:
+    from connectors.files import import_file
+    from connectors.mapping import MappingError, load_mapping
     from ioc.csv_import import ImportFileError, import_csv
 
+    summary: Any
     try:
-        summary = import_csv(db, args.target, args.file)
-    except ImportFileError as error:
+        if args.mapping is not None:
+            if args.file is not None:
+                print("error: with --mapping give only FILE (the mapping names the target)", file=sys.stderr)
+                return 2
+            if args.target is None:
+                print("error: give the FILE to import", file=sys.stderr)
+                return 2
+            summary = import_file(db, Path(args.target), load_mapping(args.mapping))
+            for note in summary.notes:
+                print(f"note: {note}")
+        else:
+            if args.target not in ("dossiers", "hotline") or args.file is None:
+                print("error: give dossiers or hotline, then FILE (or --mapping MAPPING FILE)", file=sys.stderr)
+                return 2
+            summary = import_csv(db, args.target, args.file)
+    except (ImportFileError, MappingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(summary.describe())
@@ -168,6 +198,33 @@ def run_report(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_ingest(db: Database, args: argparse.Namespace) -> int:
+    from connectors.base import SourceError, run_connector
+    from connectors.sources import DEFAULT_SOURCES_FILE, SourceConfigError, build_connector, load_sources
+
+    try:
+        sources = load_sources(args.sources or DEFAULT_SOURCES_FILE)
+        if args.source not in sources:
+            print(f"error: no source '{args.source}' in the sources file (it has: {', '.join(sorted(sources))})", file=sys.stderr)
+            return 2
+        connector = build_connector(db, sources[args.source])
+    except SourceConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        result = run_connector(db, connector)
+    except (SourceError, OSError) as error:
+        # ingest_batches already stored the error for /health; the batches before it stay committed.
+        print(f"error: source {args.source} failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        close = getattr(connector, "close", None)
+        if callable(close):
+            close()
+    print(f"{args.source}: {result.rows_read} rows read, {result.rows_upserted} upserted, {result.rows_rejected} rejected")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     db_path = args.db or Path(Config.load().db_path)
@@ -185,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_kpi(db, args)
         if args.command == "report":
             return run_report(db, args)
+        if args.command == "ingest":
+            return run_ingest(db, args)
     finally:
         db.close()
     return 2

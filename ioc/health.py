@@ -15,17 +15,28 @@ FROM ingest_runs
 QUALIFY row_number() OVER (PARTITION BY connector ORDER BY started_at DESC, run_id DESC) = 1
 """
 
+# Failed runs since the connector's last success: how long it has kept failing (a quiet success writes no run row).
+_FAILURES_SQL = """
+SELECT r.connector, count(*)
+FROM ingest_runs r LEFT JOIN connector_state s USING (connector)
+WHERE r.status = 'failed' AND (s.last_success_at IS NULL OR r.started_at > s.last_success_at)
+GROUP BY r.connector
+"""
+
 
 def connector_health(
     db: Database,
     intervals: Mapping[str, int] | None = None,
     stale_after_factor: int = 3,
     now: datetime | None = None,
+    failing_after: int | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per connector seen in the store (or expected in ``intervals``), sorted by name.
 
     ``stale`` is True when the connector has not succeeded within ``stale_after_factor`` of its
-    expected interval, None when its interval is unknown (DESIGN §5: mark a stale source).
+    expected interval, None when its interval is unknown (DESIGN §5: mark a stale source). A connector
+    whose last ``failing_after`` runs (default ``stale_after_factor``) all failed is ``failing`` and
+    stale whatever its interval: each of those runs already retried with backoff.
     """
     now = now or now_utc()
     intervals = dict(intervals or {})
@@ -36,12 +47,18 @@ def connector_health(
         )
     }
     runs = {row[0]: row[1:] for row in db.execute(_LAST_RUNS_SQL)}
+    failures = {name: int(count) for name, count in db.execute(_FAILURES_SQL)}
+    failing_after = stale_after_factor if failing_after is None else failing_after
     report = []
     for name in sorted(set(states) | set(runs) | set(intervals)):
         last_success, last_error_at, last_error = states.get(name, (None, None, None))
         lag = None if last_success is None else max(0.0, (now - last_success).total_seconds())
         interval = intervals.get(name)
         stale = None if interval is None else (lag is None or lag > interval * stale_after_factor)
+        consecutive_failures = failures.get(name, 0)
+        failing = consecutive_failures >= max(1, failing_after)
+        if failing:
+            stale = True
         run = runs.get(name)
         report.append(
             {
@@ -52,6 +69,8 @@ def connector_health(
                 "stale": stale,
                 "last_error_at": _iso(last_error_at),
                 "last_error": last_error,
+                "consecutive_failures": consecutive_failures,
+                "failing": failing,
                 "last_run": None
                 if run is None
                 else {

@@ -4,10 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-# Debian packages the tests use: headless Chromium and its driver for the browser tests.
+# Debian packages the tests use: headless Chromium and its driver for the browser tests,
+# and PostgreSQL, which the SQL connector tests start as a real server (tests/pg_fixtures.py).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   echo "Installing Debian packages: ${missing[*]}"
   sudo_cmd=""

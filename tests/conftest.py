@@ -14,7 +14,7 @@ from ioc.store import open_store
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 
 # Browser tests: headless Chromium options for dash_duo, and a skip with the reason where Chromium is missing.
-pytest_plugins = ["tests.browser_conftest"]
+pytest_plugins = ["tests.browser_conftest", "tests.pg_fixtures", "tests.open311_server"]
 
 
 @pytest.fixture

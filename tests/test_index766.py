@@ -124,7 +124,7 @@ def test_by_unit_matches_one_unit(main_store: Database) -> None:
         for key, value in frame.loc[unit].items():
             if key in ("name", "kind"):
                 continue
-            assert value == pytest.approx(one[key]) if value is not None else one[key] is None, (unit, key)
+            assert value == pytest.approx(one[str(key)]) if value is not None else one[str(key)] is None, (unit, key)
     empty = frame.loc["21004"]
     assert empty["score"] is None and empty["max_score"] == 0.0
 

@@ -118,7 +118,9 @@ def assert_sums_match(db: Database, period: Period, unit_code: str | None = None
         frame = dossier_breakdown(db, period, by, unit_code)  # type: ignore[arg-type]
         for figure in ("received", "resolved", "in_progress", "in_progress_overdue"):
             assert int(frame[figure].sum()) == totals[figure], (by, figure)
-        assert int(frame["resolved_on_time_or_early"].sum()) == totals["resolved_early"] + totals["resolved_on_time"]
+        assert int(frame["resolved_on_time_or_early"].sum()) == int(totals["resolved_early"] or 0) + int(
+            totals["resolved_on_time"] or 0
+        )
     for by in ("field", "channel", "urgency"):
         frame = hotline_breakdown(db, period, by, unit_code)  # type: ignore[arg-type]
         for figure in ("hotline_received", "hotline_answered", "hotline_open", "hotline_open_overdue"):

@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def report(main_store: Database) -> Ii06aReport:
     )
 
 
-def assert_row(actual: dict[str, Any], expected: dict[str, Any]) -> None:
+def assert_row(actual: Mapping[Any, Any], expected: dict[str, Any]) -> None:
     for key, value in expected.items():
         assert actual[key] == pytest.approx(value), key
 

@@ -1,0 +1,463 @@
+"""Spreadsheet files in: CSV/XLSX reading with encoding detection, mapped file import, and the file-drop connector."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import shutil
+import sys
+import time
+import unicodedata
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import Batch, BatchResult, ingest_batches
+from connectors.mapping import ROW_LINE, ROW_PROBLEM, RowLog, SourceMapping, match_key, nfc
+from ioc.timeutil import now_utc
+
+if TYPE_CHECKING:
+    from ioc.db import Database
+
+BATCH_ROWS = 50_000
+FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+# Citizen text can be long, and a malformed file can hold one huge field: allow it, the normaliser cuts it.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+# Keep this many content hashes in the file-drop cursor; older files are still protected by merge by key.
+REMEMBERED_FILES = 5_000
+# A share of non-ASCII characters this high that are not Vietnamese letters means the bytes were not Windows-1258.
+MAX_FOREIGN_SHARE = 0.1
+REPORT_SUFFIX = ".report.txt"
+
+_VOWELS = "aăâeêioôơuưy"
+_TONES = ("", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
+VIETNAMESE_LETTERS = frozenset(
+    {nfc(vowel + tone) for vowel in _VOWELS + _VOWELS.upper() for tone in _TONES} | set("ăâêôơưđĂÂÊÔƠƯĐ")
+)
+
+
+class FileReadError(Exception):
+    """The file itself cannot be read (missing, empty, truncated workbook, unknown encoding, required column absent)."""
+
+
+@dataclass
+class Table:
+    """A file's header and rows (dicts by header name, plus ``_line`` and, for broken rows, ``_problem``)."""
+
+    header: list[str]
+    rows: list[dict[str, Any]]
+    encoding: str
+    notes: list[str] = field(default_factory=list)
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+def decode_bytes(raw: bytes, name: str) -> tuple[str, str, list[str]]:
+    """Text (NFC), the encoding found, and notes; FileReadError when the encoding cannot be told.
+
+    UTF-8 (with or without BOM), UTF-16 (BOM, or unmistakable NUL pattern) and Windows-1258 are
+    accepted. A file that is UTF-8 except some lines is "mixed": those lines' bytes are replaced
+    by U+FFFD and the rows holding them are rejected by ``mark_mixed_rows``, so valid rows still land.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        return _decoded(raw[3:], "utf-8", "utf-8-sig", name)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decoded(raw, "utf-16", "utf-16", name)
+    utf16 = _utf16_without_bom(raw)
+    if utf16:
+        return _decoded(raw, utf16, utf16, name)
+    try:
+        return nfc(raw.decode("utf-8")), "utf-8", []
+    except UnicodeDecodeError:
+        pass
+    valid_lines = invalid_lines = 0
+    for line in raw.split(b"\n"):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            valid_lines += 1
+        except UnicodeDecodeError:
+            invalid_lines += 1
+    if valid_lines:
+        text = nfc(raw.decode("utf-8", errors="replace"))
+        note = f"mixed encoding: {invalid_lines} line(s) are not UTF-8 while {valid_lines} are; their rows are rejected"
+        return text, "utf-8 (mixed)", [note]
+    try:
+        text = nfc(raw.decode("cp1258"))
+    except UnicodeDecodeError:
+        raise FileReadError(_unknown_encoding(name)) from None
+    if _foreign_share(text) > MAX_FOREIGN_SHARE:
+        raise FileReadError(_unknown_encoding(name))
+    return text, "windows-1258", []
+
+
+def _decoded(raw: bytes, codec: str, label: str, name: str) -> tuple[str, str, list[str]]:
+    try:
+        return nfc(raw.decode(codec)), label, []
+    except UnicodeDecodeError as error:
+        raise FileReadError(
+            f"{name} says it is {label} but byte {error.start} is not: the file is damaged or truncated"
+        ) from None
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    sample = raw[:4096]
+    if len(sample) < 4 or len(sample) % 2:
+        return None
+    even_nul = sample[0::2].count(0) / (len(sample) / 2)
+    odd_nul = sample[1::2].count(0) / (len(sample) / 2)
+    # Latin text in UTF-16 has a NUL in every other byte; a stray NUL in UTF-8 text is nowhere near that.
+    if odd_nul > 0.4 and even_nul < 0.05:
+        return "utf-16-le"
+    if even_nul > 0.4 and odd_nul < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _foreign_share(text: str) -> float:
+    non_ascii = [ch for ch in text if not ch.isascii()]
+    if not non_ascii:
+        return 0.0
+    foreign = sum(
+        1
+        for ch in non_ascii
+        if ch not in VIETNAMESE_LETTERS and (unicodedata.category(ch).startswith(("L", "M")) or unicodedata.category(ch) == "Cc")
+    )
+    return foreign / len(non_ascii)
+
+
+def _unknown_encoding(name: str) -> str:
+    return (
+        f"{name} is not in a known encoding (UTF-8, UTF-16 or Windows-1258 Vietnamese); save it as 'CSV UTF-8' and send it again"
+    )
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def read_table(path: Path, *, sheet: str | None = None, delimiter: str | None = None) -> Table:
+    """Read a CSV or XLSX file; FileReadError when the file itself cannot be read.
+
+    Rows whose field count differs from the header, or whose bytes are not in the file's encoding,
+    carry a ``_problem`` so the writer rejects them with that reason instead of guessing.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise FileReadError(f"cannot read {path}: {error.strerror or error}") from error
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(raw, path.name, sheet)
+    if raw.startswith(b"PK\x03\x04"):
+        raise FileReadError(f"{path.name} is a workbook (XLSX), not text: name it .xlsx or save it as CSV")
+    text, encoding, notes = decode_bytes(raw, path.name)
+    if not text.strip().strip("\ufeff"):
+        raise FileReadError(f"{path.name} is empty")
+    table = _read_csv_text(text, path.name, delimiter or _guess_delimiter(text))
+    table.encoding, table.notes = encoding, notes
+    if notes:
+        mark_mixed_rows(table)
+    return table
+
+
+def _guess_delimiter(text: str) -> str:
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {candidate: first_line.count(candidate) for candidate in (",", ";", "\t")}
+    best = max(counts, key=lambda candidate: counts[candidate])
+    return best if counts[best] else ","
+
+
+def _read_csv_text(text: str, name: str, delimiter: str) -> Table:
+    lines = io.StringIO(text.lstrip("\ufeff"), newline="")
+    # strict: a quote left open at the end (a truncated file) is an error, not one giant field.
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    rows: list[dict[str, Any]] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            if header is None:
+                raise FileReadError(f"{name}: the header line is not valid CSV ({error})") from None
+            ended = "unexpected end of data" in str(error)
+            why = "the file ends inside a quoted field: it looks truncated" if ended else f"not valid CSV ({error})"
+            # The broken text itself is not kept: it may hold columns marked personal.
+            rows.append({ROW_LINE: start, ROW_PROBLEM: f"line {start}: {why}"})
+            continue
+        if header is None:
+            header = [nfc(name_).strip() for name_ in fields]
+            if not any(header):
+                header = None  # leading blank line
+            continue
+        if not any(value.strip() for value in fields):
+            continue  # blank line, or a spreadsheet's trailing ",,,,"
+        row: dict[str, Any] = dict(zip(header, fields, strict=False))
+        row[ROW_LINE] = start
+        if len(fields) != len(header):
+            row[ROW_PROBLEM] = f"line {start}: {len(fields)} fields where the header has {len(header)}" + (
+                " (the file may be truncated)" if len(fields) < len(header) else " (an unquoted separator in a value?)"
+            )
+        rows.append(row)
+    if header is None:
+        raise FileReadError(f"{name} is empty")
+    return Table(header, rows, "")
+
+
+def mark_mixed_rows(table: Table) -> None:
+    """In a mixed-encoding file, reject the rows that hold undecodable bytes (now U+FFFD)."""
+    for row in table.rows:
+        if row.get(ROW_PROBLEM):
+            continue
+        if any(isinstance(value, str) and "\ufffd" in value for value in row.values()):
+            row[ROW_PROBLEM] = (
+                f"line {row[ROW_LINE]}: not UTF-8 like the rest of the file (mixed encoding); correct and send again"
+            )
+
+
+def _cell(value: Any) -> Any:
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an ID typed into Excel comes back as 19937896.0
+    return nfc(str(value))
+
+
+def _read_xlsx(raw: bytes, name: str, sheet: str | None) -> Table:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise FileReadError(f"{name} is not a readable XLSX workbook (truncated or damaged?): {error}") from None
+    try:
+        if sheet is not None and sheet not in workbook.sheetnames:
+            raise FileReadError(f"{name} has no sheet '{sheet}' (sheets: {', '.join(workbook.sheetnames)})")
+        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        header: list[str] | None = None
+        rows: list[dict[str, Any]] = []
+        try:
+            for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+                cells = [_cell(value) for value in values]
+                if not any(cell is not None and str(cell).strip() for cell in cells):
+                    continue
+                if header is None:
+                    header = ["" if cell is None else nfc(str(cell)).strip() for cell in cells]
+                    continue
+                row: dict[str, Any] = dict(zip(header, cells, strict=False))
+                row[ROW_LINE] = number
+                rows.append(row)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+            raise FileReadError(f"{name}: the workbook is damaged or truncated: {error}") from None
+    finally:
+        workbook.close()
+    if header is None:
+        raise FileReadError(f"{name} is empty (no header row in the sheet)")
+    while header and not header[-1]:
+        header.pop()
+    return Table(header, rows, "xlsx")
+
+
+# -- mapped import -------------------------------------------------------------------------------
+
+
+@dataclass
+class FileReport:
+    """What one file import did: the summary printed by the CLI and written next to a dropped file."""
+
+    path: Path
+    encoding: str
+    result: BatchResult
+    log: RowLog
+    notes: list[str] = field(default_factory=list)
+    units_registered: int = 0
+
+    def describe(self) -> str:
+        r = self.result
+        text = f"{self.path.name}: {r.rows_read} rows read, {r.rows_upserted} upserted, {r.rows_rejected} rejected"
+        if r.rows_read == 0:
+            text += " (header only: no data rows)"
+        return text
+
+    def report_text(self, outcome: str, error: str | None = None) -> str:
+        lines = [
+            f"file: {self.path.name}",
+            f"outcome: {outcome}",
+            f"at: {now_utc().isoformat(timespec='seconds')}",
+        ]
+        if error:
+            lines.append(f"error: {error}")
+        else:
+            lines += [
+                f"encoding: {self.encoding}",
+                f"rows read: {self.result.rows_read}",
+                f"rows stored (valid rows, merged by key: the newest update of a key wins): {self.log.valid}",
+                f"rows rejected: {len(self.log.rejected)}",
+            ]
+        lines += [f"note: {note}" for note in self.notes]
+        reasons = self.log.reasons()
+        if reasons:
+            lines.append("reasons (count: reason; every rejected row is in the rejects table):")
+            lines += [f"  {count}: {reason}" for reason, count in list(reasons.items())[:30]]
+        return "\n".join(lines) + "\n"
+
+
+def read_mapped_table(path: Path, mapping: SourceMapping) -> Table:
+    """Read ``path`` for ``mapping``: header names matched case-insensitively, required columns checked."""
+    table = read_table(path, sheet=mapping.sheet, delimiter=mapping.delimiter)
+    by_key = {match_key(column): column for column in table.header if column}
+    rename = {
+        by_key[match_key(wanted)]: wanted
+        for wanted in mapping.reads
+        if wanted not in table.header and match_key(wanted) in by_key
+    }
+    if rename:
+        table.rows = [{rename.get(key, key): value for key, value in row.items()} for row in table.rows]
+        table.header = [rename.get(column, column) for column in table.header]
+    present = set(table.header)
+    for canonical, sources in mapping.required_columns().items():
+        if not present & set(sources):
+            found = ", ".join(c for c in table.header if c not in mapping.personal)[:300]
+            raise FileReadError(
+                f"{path.name}: the header lacks {' or '.join(repr(s) for s in sources)} (needed for {canonical} by mapping "
+                f"'{mapping.name}'); found: {found}"
+            )
+    absent = [column for column in mapping.reads if column not in present]
+    if absent:
+        table.notes.append(f"columns the mapping reads but the file lacks (left empty): {', '.join(absent)}")
+    return table
+
+
+def _chunks(rows: Sequence[dict[str, Any]], size: int = BATCH_ROWS) -> Iterator[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def mapped_batches(
+    db: Database | None, mapping: SourceMapping, table: Table, log: RowLog, final_cursor: str | None = None
+) -> Iterator[Batch]:
+    """The table's rows as batches; only the last carries ``final_cursor``, so it is saved with the file's last rows."""
+    chunks = list(_chunks(table.rows)) or [[]]
+    for number, chunk in enumerate(chunks, start=1):
+        yield mapping.batch(db, chunk, final_cursor if number == len(chunks) else None, log)
+
+
+def import_file(db: Database, path: Path, mapping: SourceMapping) -> FileReport:
+    """Import one CSV/XLSX file through ``mapping``; FileReadError when the file itself cannot be read."""
+    table = read_mapped_table(Path(path), mapping)
+    log = RowLog()
+    units_before = db.scalar("SELECT count(*) FROM units")
+    result = ingest_batches(db, mapping.connector_name, mapped_batches(db, mapping, table, log))
+    registered = int(db.scalar("SELECT count(*) FROM units") - units_before)
+    notes = list(table.notes)
+    if registered:
+        notes.append(f"{registered} unit(s) registered (kind 'other', codes {mapping.units.code_prefix}-…)")
+    return FileReport(Path(path), table.encoding, result, log, notes, registered)
+
+
+# -- file drop -----------------------------------------------------------------------------------
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    candidate = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    number = 2
+    while candidate.exists() or candidate.with_name(candidate.name + REPORT_SUFFIX).exists():
+        candidate = folder / f"{stem}-{number}{suffix}"
+        number += 1
+    return candidate
+
+
+class FileDropConnector:
+    """Imports every CSV/XLSX file put into ``folder``, then moves it to ``processed/`` or ``failed/`` with a report.
+
+    The cursor is a JSON list of the content hashes (SHA-256) of files already imported, saved in the
+    same transaction as each file's last rows: the same file dropped again adds nothing, and a file
+    interrupted mid-import stays in the folder and is imported again (merge by key makes that safe).
+    Files modified in the last ``settle_seconds`` are left for the next run (they may still be copying).
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        mapping: SourceMapping,
+        *,
+        db: Database | None = None,
+        name: str | None = None,
+        interval_seconds: int = 60,
+        settle_seconds: float = 5.0,
+    ) -> None:
+        # db is only read, and only for mappings that look units up by name.
+        self.folder = Path(folder)
+        self.mapping = mapping
+        self.db = db
+        self.name = name or f"filedrop:{mapping.name}"
+        self.interval_seconds = interval_seconds
+        self.settle_seconds = settle_seconds
+        self.processed = self.folder / "processed"
+        self.failed = self.folder / "failed"
+
+    def waiting_files(self) -> list[Path]:
+        """Files ready to import, oldest first; hidden and partial (.part, .tmp, ~$ lock) files skipped."""
+        if not self.folder.is_dir():
+            return []
+        now = time.time()
+        ready = [
+            path
+            for path in self.folder.iterdir()
+            if path.is_file()
+            and path.suffix.lower() in FILE_SUFFIXES
+            and not path.name.startswith((".", "~$"))
+            and now - path.stat().st_mtime >= self.settle_seconds
+        ]
+        return sorted(ready, key=lambda path: (path.stat().st_mtime, path.name))
+
+    def batches(self, cursor: str | None) -> Iterator[Batch]:
+        seen: list[str] = json.loads(cursor) if cursor else []
+        for path in self.waiting_files():
+            digest = content_hash(path)
+            if digest in seen:
+                report = FileReport(
+                    path, "", BatchResult(), RowLog(), [f"same content (sha256 {digest[:16]}…) as a file already imported"]
+                )
+                self._move(path, self.processed, report.report_text("already imported: nothing added"))
+                continue
+            log = RowLog()
+            try:
+                table = read_mapped_table(path, self.mapping)
+            except FileReadError as error:
+                self._move(path, self.failed, FileReport(path, "", BatchResult(), log).report_text("failed", str(error)))
+                continue
+            seen = [*seen, digest][-REMEMBERED_FILES:]
+            result = BatchResult(rows_read=len(table.rows))
+            yield from mapped_batches(self.db, self.mapping, table, log, json.dumps(seen))
+            # Reached only after the writer committed the file's last batch and cursor.
+            report = FileReport(path, table.encoding, result, log, table.notes)
+            self._move(path, self.processed, report.report_text("imported"))
+
+    def _move(self, path: Path, folder: Path, report: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        destination = _free_name(folder, path.name)
+        shutil.move(str(path), destination)
+        destination.with_name(destination.name + REPORT_SUFFIX).write_text(report, encoding="utf-8")

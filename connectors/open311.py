@@ -1,0 +1,290 @@
+"""Open311 GeoReport v2 connector: hotline tickets from a city's services.json and requests.json (stdlib urllib)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import HOTLINE, Batch, RetryPolicy, SourceError, Stream
+from connectors.mapping import slug
+from ioc.timeutil import now_utc
+
+if TYPE_CHECKING:
+    from connectors.sources import SourceConfig
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW_DAYS = 90  # GeoReport v2: start_date/end_date may span at most 90 days
+MAX_PAGES = 1_000  # a server that never returns a short page would otherwise loop forever
+UUID_CODE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+OTHER_UNIT = "other"
+# GeoReport status -> canonical hotline status (the same as mappings/boston_open311.toml).
+# Until this connector reads mapping files, a sources file can change it with [sources.NAME.status_map].
+DEFAULT_STATUS_MAP = {"open": "new", "closed": "answered"}
+
+
+def department(service_code: Any) -> str:
+    """The unit a request belongs to: the first segment of a legacy "Department:Reason:Type" code, else 'other'."""
+    text = "" if service_code is None else str(service_code).strip()
+    if not text or UUID_CODE.match(text) or ":" not in text:
+        return OTHER_UNIT  # the newer system's UUID codes say nothing about the department
+    return " ".join(text.split(":", 1)[0].split()) or OTHER_UNIT
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Open311Connector:
+    """Hotline tickets from an Open311 GeoReport v2 endpoint, incremental on ``updated_datetime``.
+
+    GeoReport filters only on requested_datetime, so each run scans request windows of at most 90 days
+    from the older of (cursor, now − lookback) and keeps the requests updated after the cursor. The
+    cursor is (updated time, ids already stored at that time): inclusive on time, exclusive on those ids,
+    so a request updated in the same second as the cursor is neither lost nor written twice. The cursor
+    only moves with the last batch of a complete scan: a run that fails half-way starts over next time.
+    Reporter contact details (extended_attributes), free text, address and photos are never read.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        source: str | None = None,
+        jurisdiction_id: str | None = None,
+        page_size: int | None = None,
+        backfill_days: int = 30,
+        lookback_days: int = 30,
+        window_days: int = MAX_WINDOW_DAYS,
+        timeout_seconds: float = 30.0,
+        unit_prefix: str = "EXT-BOS",
+        unit_label: str = "Boston 311",
+        status_map: Mapping[str, str] | None = None,
+        channel: str = "other",
+        coordinate_digits: int = 3,
+        interval_seconds: int = 300,
+        retry: RetryPolicy | None = None,
+        now: Callable[[], datetime] = now_utc,
+    ) -> None:
+        if not 1 <= window_days <= MAX_WINDOW_DAYS:
+            raise ValueError(f"window_days must be 1-{MAX_WINDOW_DAYS} (the GeoReport v2 limit)")
+        self.name = name
+        self.interval_seconds = interval_seconds
+        self.streams = (Stream(HOTLINE, cursor_field="updated_at", cursor_inclusive=True, tie_breaker="ticket_id"),)
+        self.base_url = base_url.rstrip("/")
+        self.source = source or name
+        self.jurisdiction_id = jurisdiction_id
+        self.page_size = page_size
+        self.backfill = timedelta(days=backfill_days)
+        self.lookback = timedelta(days=lookback_days)
+        self.window = timedelta(days=window_days)
+        self.timeout = timeout_seconds
+        self.unit_prefix = unit_prefix
+        self.unit_label = unit_label
+        self.status_map = {k.lower(): v for k, v in (status_map or DEFAULT_STATUS_MAP).items()}
+        self.channel = channel
+        self.coordinate_digits = coordinate_digits
+        self.retry = retry or RetryPolicy()
+        self.now = now
+
+    @classmethod
+    def from_config(cls, config: SourceConfig) -> Open311Connector:
+        options = {
+            key: config.options[key]
+            for key in (
+                "source", "jurisdiction_id", "page_size", "backfill_days", "lookback_days", "window_days", "timeout_seconds",
+                "unit_prefix", "unit_label", "status_map", "channel", "coordinate_digits",
+            )
+            if key in config.options
+        }  # fmt: skip
+        return cls(
+            config.name, str(config.require("base_url")), interval_seconds=config.interval_seconds, retry=config.retry, **options
+        )
+
+    # -- the connector contract ------------------------------------------------------------------
+
+    def batches(self, cursor: str | None) -> Iterator[Batch]:
+        """One batch per page of requests updated after ``cursor``; only the last carries the new cursor."""
+        since, seen_at_since = _decode_cursor(cursor)
+        now = self.now().astimezone(UTC)
+        start = now - self.backfill if since is None else min(since, now - self.lookback)
+        services = self.services()
+        newest = since
+        ids_at_newest = set(seen_at_since)
+        taken: dict[str, datetime | None] = {}  # windows share their boundary instant: a request is taken once
+        pending: Batch | None = None
+        for window_start, window_end in self._windows(start, now):
+            for page in self._pages(window_start, window_end):
+                records = []
+                for record in page:
+                    ticket_id = str(record.get("service_request_id") or "")
+                    updated = _parse_time(record.get("updated_datetime"))
+                    if ticket_id and ticket_id in taken and taken[ticket_id] == updated:
+                        continue
+                    if (
+                        since is not None
+                        and updated is not None
+                        and (updated < since or (updated == since and ticket_id in seen_at_since))
+                    ):
+                        continue  # stored by an earlier run
+                    taken[ticket_id] = updated
+                    records.append(record)
+                    if updated is not None and (newest is None or updated > newest):
+                        newest, ids_at_newest = updated, {ticket_id}
+                    elif updated is not None and updated == newest:
+                        ids_at_newest.add(ticket_id)
+                if not records:
+                    continue
+                if pending is not None:
+                    yield pending
+                pending = self._batch(records, services)
+        if pending is not None and newest is not None:
+            pending.cursor = json.dumps({"updated": _iso(newest), "ids": sorted(ids_at_newest)})
+        if pending is not None:
+            yield pending
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def services(self) -> dict[str, str]:
+        """service_code -> service_name from services.json (names requests lack are filled from it)."""
+        listing = self._get("services.json", {})
+        return {
+            str(item["service_code"]): str(item.get("service_name") or "")
+            for item in listing
+            if isinstance(item, Mapping) and item.get("service_code")
+        }
+
+    def _windows(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+        while start < end:
+            window_end = min(end, start + self.window)
+            yield start, window_end
+            start = window_end
+
+    def _pages(self, start: datetime, end: datetime) -> Iterator[list[Mapping[str, Any]]]:
+        params = {"start_date": _iso(start), "end_date": _iso(end)}
+        if not self.page_size:
+            yield self._records(self._get("requests.json", params))
+            return
+        previous_ids: list[str] | None = None
+        for page_number in range(1, MAX_PAGES + 1):
+            page = self._records(
+                self._get("requests.json", {**params, "page": str(page_number), "page_size": str(self.page_size)})
+            )
+            ids = [str(record.get("service_request_id")) for record in page]
+            if ids and ids == previous_ids:
+                return  # the server ignores page: it sent the same page again
+            yield page
+            if len(page) < self.page_size:
+                return
+            previous_ids = ids
+        raise SourceError(f"Open311 source {self.name}: more than {MAX_PAGES} pages in one window", retryable=False)
+
+    def _records(self, payload: Any) -> list[Mapping[str, Any]]:
+        if not isinstance(payload, list):
+            raise SourceError(f"Open311 source {self.name}: requests.json did not return a JSON array", retryable=False)
+        return [record for record in payload if isinstance(record, Mapping)]
+
+    def _get(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        query = dict(params)
+        if self.jurisdiction_id:
+            query["jurisdiction_id"] = self.jurisdiction_id
+        url = f"{self.base_url}/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        return self.retry.call(lambda: self._fetch_json(url), f"{self.name}: GET {url}")
+
+    def _fetch_json(self, url: str) -> Any:
+        request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "ioc-dashboard"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = response.read()
+        except urllib.error.HTTPError as error:
+            # 5xx and 429 are the server's trouble and may pass; other 4xx mean this request is wrong.
+            retryable = error.code >= 500 or error.code == 429
+            raise SourceError(
+                f"Open311 source {self.name}: HTTP {error.code} {error.reason} from GET {url}", retryable=retryable
+            ) from error
+        except TimeoutError as error:
+            raise SourceError(f"Open311 source {self.name}: no answer within {self.timeout:g} s from GET {url}") from error
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, TimeoutError | socket.timeout):
+                raise SourceError(f"Open311 source {self.name}: no answer within {self.timeout:g} s from GET {url}") from error
+            raise SourceError(f"Open311 source {self.name}: cannot reach GET {url}: {error.reason}") from error
+        except (ConnectionError, OSError) as error:
+            raise SourceError(f"Open311 source {self.name}: connection failed for GET {url}: {error}") from error
+        try:
+            return json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise SourceError(f"Open311 source {self.name}: invalid JSON from GET {url}: {error}", retryable=False) from error
+
+    # -- mapping ---------------------------------------------------------------------------------
+
+    def unit_code(self, unit: str) -> str:
+        return f"{self.unit_prefix}-{slug(unit)}"
+
+    def _batch(self, records: Sequence[Mapping[str, Any]], services: Mapping[str, str]) -> Batch:
+        rows = [self._row(record, services) for record in records]
+        units = {
+            self.unit_code(name): {"unit_code": self.unit_code(name), "name": name, "full_name": f"{name} ({self.unit_label})"}
+            for name in (department(record.get("service_code")) for record in records)
+        }
+        return Batch(HOTLINE, rows, None, list(units.values()))
+
+    def _row(self, record: Mapping[str, Any], services: Mapping[str, str]) -> dict[str, Any]:
+        """Only the canonical fields: contact details, description, address and media never leave this function."""
+        raw_status = str(record.get("status") or "").strip().lower()
+        status = self.status_map.get(raw_status, raw_status or None)
+        code = record.get("service_code")
+        return {
+            "ticket_id": record.get("service_request_id"),
+            "source": self.source,
+            "channel": self.channel,
+            "field": record.get("service_name") or services.get(str(code)) or None,
+            "urgency": "normal",
+            "unit_code": self.unit_code(department(code)),
+            "received_at": record.get("requested_datetime"),
+            "due_at": record.get("expected_datetime"),
+            # GeoReport has no close time: a closed request was closed at its last update.
+            "answered_at": record.get("updated_datetime") if status == "answered" else None,
+            "status": status,
+            "lat": self._rounded(record.get("lat")),
+            "lon": self._rounded(record.get("long")),
+            "updated_at": record.get("updated_datetime"),
+        }
+
+    def _rounded(self, value: Any) -> Any:
+        # About 100 m at 3 digits: enough for a map of problems, not enough to point at a reporter's door.
+        try:
+            return round(float(value), self.coordinate_digits)
+        except (TypeError, ValueError):
+            return value
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime | None, frozenset[str]]:
+    if not cursor:
+        return None, frozenset()
+    try:
+        data = json.loads(cursor)
+        moment = _parse_time(data["updated"])
+        if moment is None:
+            raise ValueError("no time")
+        return moment, frozenset(str(item) for item in data.get("ids", []))
+    except (ValueError, KeyError, TypeError) as error:
+        raise SourceError(f"stored cursor {cursor[:80]!r} is not an Open311 cursor", retryable=False) from error

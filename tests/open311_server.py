@@ -1,0 +1,149 @@
+"""A local Open311 GeoReport v2 server for tests: replays real requests.json records, with faults on demand."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Fault:
+    """What to do to the next ``times`` requests for page ``page`` of requests.json (page 1 when not paged)."""
+
+    page: int
+    kind: str  # "status" | "slow" | "invalid_json"
+    times: int = 1
+    status: int = 500
+    seconds: float = 0.0
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class Open311Server:
+    """``services.json`` and ``requests.json`` with start_date/end_date (≤ 90 days) and page/page_size, on 127.0.0.1."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+        self.faults: list[Fault] = []
+        self.log: list[dict[str, str]] = []  # query parameters of every requests.json call, in order
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/open311/v2"
+
+    def start(self) -> Open311Server:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def record(self, request_id: str) -> dict[str, Any]:
+        return next(record for record in self.records if record["service_request_id"] == request_id)
+
+    def requests_made(self) -> int:
+        return len(self.log)
+
+    def _take_fault(self, page: int) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.page == page and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _answer(self, path: str, query: dict[str, str]) -> tuple[int, bytes, float]:
+        """Status, body and delay for one GET."""
+        if path.endswith("/services.json"):
+            services = {r["service_code"]: r.get("service_name") for r in self.records if r.get("service_code")}
+            listing = [{"service_code": code, "service_name": name, "type": "realtime"} for code, name in services.items()]
+            return 200, json.dumps(listing).encode(), 0.0
+        if not path.endswith("/requests.json"):
+            return 404, b'{"error": "not found"}', 0.0
+        with self._lock:
+            self.log.append(query)
+        selected = sorted(self.records, key=lambda r: r.get("requested_datetime") or "", reverse=True)
+        if "start_date" in query or "end_date" in query:
+            try:
+                start, end = _time(query["start_date"]), _time(query["end_date"])
+            except (KeyError, ValueError):
+                return 400, b'[{"code": 400, "description": "start_date and end_date must both be ISO 8601"}]', 0.0
+            if end - start > timedelta(days=90):
+                return 400, b'[{"code": 400, "description": "date range may not exceed 90 days"}]', 0.0
+            selected = [r for r in selected if _in_window(r.get("requested_datetime"), start, end)]
+        page = int(query.get("page", "1"))
+        if "page_size" in query:
+            size = int(query["page_size"])
+            selected = selected[(page - 1) * size : page * size]
+        fault = self._take_fault(page)
+        if fault is not None and fault.kind == "status":
+            return fault.status, b"<html>Internal Server Error</html>", 0.0
+        if fault is not None and fault.kind == "invalid_json":
+            return 200, json.dumps(selected).encode()[:-40], 0.0
+        delay = fault.seconds if fault is not None and fault.kind == "slow" else 0.0
+        return 200, json.dumps(selected).encode(), delay
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parsed = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(parsed.query))
+                status, body, delay = server._answer(parsed.path, query)
+                if delay:
+                    time.sleep(delay)  # before any byte is sent: the client's read times out
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting, as it should
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep test output clean
+
+        return Handler
+
+
+def _in_window(value: Any, start: datetime, end: datetime) -> bool:
+    try:
+        return start <= _time(str(value)) <= end
+    except ValueError:
+        return True  # a malformed date is still served: the connector must reject it with a reason
+
+
+def boston_records(shared_dir: Path) -> list[dict[str, Any]]:
+    """The 50 real Boston requests (../shared/data/real/open311-boston/requests.json)."""
+    path = shared_dir / "data" / "real" / "open311-boston" / "requests.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not here: the Boston Open311 sample is only beside a full checkout")
+    return list(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def open311_server(shared_dir: Path) -> Iterator[Open311Server]:
+    """A running local Open311 server replaying the real Boston response."""
+    server = Open311Server(boston_records(shared_dir)).start()
+    yield server
+    server.stop()

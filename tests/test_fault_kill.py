@@ -1,0 +1,104 @@
+"""Fault test: SIGKILL an ingest in the middle of a large batch, restart it, and the store holds each source row once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.base import read_cursor
+from ioc.config import PROJECT_ROOT
+from ioc.store import open_store
+
+ROWS = 200_000
+BATCH_ROWS = 25_000
+
+# The ingest process: reads the CSV from the stored cursor (a row offset) in batches through ingest_batches.
+INGEST_SCRIPT = """
+import csv, sys
+from itertools import islice
+from connectors.base import DOSSIERS, Batch, ingest_batches, read_cursor
+from ioc.db import Database
+
+db_path, csv_path, batch_rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+db = Database(db_path)
+start = int(read_cursor(db, "fault") or 0)
+
+def batches():
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = islice(csv.DictReader(handle), start, None)
+        offset = start
+        while chunk := list(islice(rows, batch_rows)):
+            offset += len(chunk)
+            print(f"writing {offset}", flush=True)
+            yield Batch(DOSSIERS, chunk, cursor=str(offset))
+
+result = ingest_batches(db, "fault", batches())
+db.close()
+print(f"done {result.rows_upserted}", flush=True)
+"""
+
+
+def write_source(path: Path) -> None:
+    header = "dossier_id,unit_code,status,channel,received_at,due_at,updated_at\n"
+    lines = [
+        f"H48.20194-2511{(n % 28) + 1:02d}-{n:06d},20194,processing,online,2025-11-03T08:00:00,2025-11-10T17:00:00,2025-11-03T09:00:00\n"
+        for n in range(ROWS)
+    ]
+    path.write_text(header + "".join(lines), encoding="utf-8")
+
+
+def start_ingest(db_path: Path, csv_path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", INGEST_SCRIPT, str(db_path), str(csv_path), str(BATCH_ROWS)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_a_batch_then_restart_stores_each_row_once(tmp_path: Path) -> None:
+    csv_path = tmp_path / "source.csv"
+    write_source(csv_path)
+    db_path = tmp_path / "store.duckdb"
+    open_store(db_path).close()  # schema and reference units, so the ingest process only writes
+
+    process = start_ingest(db_path, csv_path)
+    assert process.stdout is not None
+    # Wait until the third batch is being written, then kill the process inside that transaction.
+    for line in process.stdout:
+        if line.strip() == f"writing {3 * BATCH_ROWS}":
+            break
+    else:
+        pytest.fail(f"the ingest ended before its third batch: {process.stderr.read() if process.stderr else ''}")
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    with open_store(db_path) as db:
+        stored, distinct = db.execute("SELECT count(*), count(DISTINCT dossier_id) FROM dossiers")[0]
+        cursor = int(read_cursor(db, "fault") or 0)
+        # Whatever committed before the kill is whole batches, and the cursor says exactly how many.
+        assert stored == distinct == cursor
+        assert cursor % BATCH_ROWS == 0 and cursor < ROWS
+
+    process = start_ingest(db_path, csv_path)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert out.strip().endswith(f"done {ROWS - cursor}")
+
+    with open_store(db_path) as db:
+        assert db.execute("SELECT count(*), count(DISTINCT dossier_id) FROM dossiers")[0] == (ROWS, ROWS)
+        assert read_cursor(db, "fault") == str(ROWS)
+        expected = {line.split(",", 1)[0] for line in csv_path.read_text(encoding="utf-8").splitlines()[1:]}
+        assert {dossier_id for (dossier_id,) in db.execute("SELECT dossier_id FROM dossiers")} == expected
+        assert db.scalar("SELECT count(*) FROM rejects") == 0

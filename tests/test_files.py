@@ -1,0 +1,185 @@
+"""File import and file drop: encodings, XLSX, processed/failed with a report, the same file twice adds nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from connectors.base import read_cursor, run_connector
+from connectors.files import FileDropConnector, FileReadError, import_file, read_table
+from connectors.mapping import load_mapping
+from ioc.config import PROJECT_ROOT
+from ioc.db import Database
+from tests.test_mapping import PERSONAL_VALUES, VN_HEADER, stored_text, vn_row, write_mapping
+
+TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def cp1258_bytes(text: str) -> bytes:
+    """Encode as Windows-1258 does: a base letter (precomposed where the code page has it) plus a combining tone mark."""
+    out = bytearray()
+    for char in text:
+        try:
+            out += char.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", char)
+        tones = "".join(p for p in parts if p in TONE_MARKS)
+        base = unicodedata.normalize("NFC", "".join(p for p in parts if p not in TONE_MARKS))
+        out += (base + tones).encode("cp1258")
+    return bytes(out)
+
+
+def vn_csv(*rows: str) -> str:
+    return VN_HEADER + "\r\n" + "".join(row + "\r\n" for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("utf-8", lambda text: text.encode("utf-8")),
+        ("utf-8-sig", lambda text: text.encode("utf-8-sig")),
+        ("utf-16", lambda text: text.encode("utf-16")),  # LE with BOM on this machine
+        ("utf-16-be", lambda text: b"\xfe\xff" + text.encode("utf-16-be")),
+        ("windows-1258", cp1258_bytes),
+    ],
+)
+def test_every_supported_encoding_reads_the_same_vietnamese_text(tmp_path: Path, encoding: str, encode: object) -> None:
+    text = vn_csv(vn_row("PA-1", title="Đường Nguyễn Tất Thành ngập nước kẹt xe"), vn_row("PA-2"))
+    path = tmp_path / "export.csv"
+    path.write_bytes(encode(text))  # type: ignore[operator]
+    table = read_table(path)
+    assert table.header == VN_HEADER.split(",")
+    assert [row["Nội dung"] for row in table.rows] == ["Đường Nguyễn Tất Thành ngập nước kẹt xe", "Đèn đường hỏng"]
+    assert all(unicodedata.is_normalized("NFC", row["Đơn vị"]) for row in table.rows)
+    assert all(row["Đơn vị"] == "Phường Hải Vân" for row in table.rows)
+
+
+def test_windows_1258_really_uses_combining_tone_marks() -> None:
+    # If this ever stops holding, the NFC step (and this test's encoder) can be revisited.
+    assert "ả".encode("cp1258", errors="replace") == b"?"
+    assert unicodedata.normalize("NFC", cp1258_bytes("Hải").decode("cp1258")) == "Hải"
+    assert cp1258_bytes("Hải").decode("cp1258") != "Hải"
+
+
+def test_a_semicolon_separated_file_and_an_xlsx_import_like_a_csv(store: Database, tmp_path: Path) -> None:
+    mapping = load_mapping(write_mapping(tmp_path))
+    semicolon = tmp_path / "semicolon.csv"
+    semicolon.write_text(vn_csv(vn_row("PA-1")).replace(",", ";"), encoding="utf-8")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(VN_HEADER.split(","))
+    cells: list[object] = list(vn_row("PA-2").split(","))
+    cells[1] = datetime(2025, 11, 3, 8, 30)  # a real date cell, as Excel stores it
+    sheet.append(cells)
+    xlsx = tmp_path / "export.xlsx"
+    workbook.save(xlsx)
+    assert import_file(store, semicolon, mapping).result.rows_upserted == 1
+    assert import_file(store, xlsx, mapping).result.rows_upserted == 1
+    received = store.execute("SELECT DISTINCT CAST(timezone('Asia/Ho_Chi_Minh', received_at) AS VARCHAR) FROM hotline_tickets")
+    assert received == [("2025-11-03 08:30:00",)]
+
+
+def make_drop(tmp_path: Path, store: Database) -> tuple[Path, FileDropConnector]:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    return folder, FileDropConnector(folder, load_mapping(write_mapping(tmp_path)), db=store, settle_seconds=0)
+
+
+def test_dropped_files_are_imported_moved_and_reported(store: Database, tmp_path: Path) -> None:
+    folder, connector = make_drop(tmp_path, store)
+    (folder / "ngay-03.csv").write_text(vn_csv(vn_row("PA-1"), vn_row("PA-2", unit="Phường Không Có")), encoding="utf-8-sig")
+    (folder / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (folder / "ghi-chu.docx").write_text("not for us", encoding="utf-8")
+    result = run_connector(store, connector)
+    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (2, 1, 1)
+    assert sorted(p.name for p in (folder / "processed").iterdir()) == ["ngay-03.csv", "ngay-03.csv.report.txt"]
+    assert sorted(p.name for p in (folder / "failed").iterdir()) == ["broken.xlsx", "broken.xlsx.report.txt"]
+    assert (folder / "ghi-chu.docx").exists()
+    report = (folder / "processed" / "ngay-03.csv.report.txt").read_text(encoding="utf-8")
+    assert "rows read: 2" in report and "rows stored" in report and ": 1\n" in report and "rows rejected: 1" in report
+    assert "1: unit_code: 'Phường Không Có' is not a known unit" in report
+    failed = (folder / "failed" / "broken.xlsx.report.txt").read_text(encoding="utf-8")
+    assert "outcome: failed" in failed and "not a readable XLSX workbook" in failed
+    assert not [v for v in PERSONAL_VALUES if v in report or v in stored_text(store)]
+
+
+def test_dropping_the_same_file_again_adds_nothing(store: Database, tmp_path: Path) -> None:
+    folder, connector = make_drop(tmp_path, store)
+    content = vn_csv(vn_row("PA-1"), vn_row("PA-2"), vn_row("PA-3", received="không rõ"))
+    (folder / "a.csv").write_text(content, encoding="utf-8")
+    run_connector(store, connector)
+    before = (store.scalar("SELECT count(*) FROM hotline_tickets"), store.scalar("SELECT count(*) FROM rejects"))
+    cursor = read_cursor(store, connector.name)
+    (folder / "a.csv").write_text(content, encoding="utf-8")  # the same name again
+    (folder / "a-copy.csv").write_text(content, encoding="utf-8")  # the same content under another name
+    again = run_connector(store, connector)
+    assert again.rows_read == 0
+    assert (
+        (store.scalar("SELECT count(*) FROM hotline_tickets"), store.scalar("SELECT count(*) FROM rejects")) == before == (2, 1)
+    )
+    assert read_cursor(store, connector.name) == cursor
+    processed = sorted(p.name for p in (folder / "processed").iterdir())
+    assert processed == ["a-2.csv", "a-2.csv.report.txt", "a-copy.csv", "a-copy.csv.report.txt", "a.csv", "a.csv.report.txt"]
+    assert "already imported: nothing added" in (folder / "processed" / "a-copy.csv.report.txt").read_text(encoding="utf-8")
+
+
+def test_a_file_still_being_written_waits_for_the_next_run(store: Database, tmp_path: Path) -> None:
+    folder, _ = make_drop(tmp_path, store)
+    connector = FileDropConnector(folder, load_mapping(write_mapping(tmp_path)), db=store, settle_seconds=60)
+    path = folder / "copying.csv"
+    path.write_text(vn_csv(vn_row("PA-1")), encoding="utf-8")
+    assert run_connector(store, connector).rows_read == 0 and path.exists()
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime - 120))
+    assert run_connector(store, connector).rows_read == 1 and not path.exists()
+
+
+def test_cli_import_with_a_mapping(tmp_path: Path) -> None:
+    mapping = write_mapping(tmp_path)
+    data = tmp_path / "export.csv"
+    data.write_bytes(
+        cp1258_bytes(
+            vn_csv(
+                vn_row("PA-1"), vn_row("PA-2", status="Đã trả lời", answered="04/11/2025 09:00"), vn_row("PA-3", status="Bỏ qua")
+            )
+        )
+    )
+    db_path = tmp_path / "store.duckdb"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ioc", "--db", str(db_path), "import", "--mapping", str(mapping), str(data)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "export.csv: 3 rows read, 2 upserted, 1 rejected" in proc.stdout
+    assert "status: 'bỏ qua' is not one of new, processing, forwarded, answered, rejected" in proc.stdout
+    with duckdb.connect(str(db_path), read_only=True) as conn:
+        assert conn.execute("SELECT ticket_id, status, unit_code FROM hotline_tickets ORDER BY 1").fetchall() == [
+            ("PA-1", "processing", "20194"),
+            ("PA-2", "answered", "20194"),
+        ]
+    bad = subprocess.run(
+        [sys.executable, "-m", "ioc", "--db", str(db_path), "import", "--mapping", str(mapping), str(tmp_path / "none.csv")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "cannot read" in bad.stderr
+
+
+def test_reading_a_missing_file_is_a_file_error(tmp_path: Path) -> None:
+    with pytest.raises(FileReadError, match="cannot read"):
+        read_table(tmp_path / "nope.csv")

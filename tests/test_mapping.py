@@ -1,0 +1,238 @@
+"""Mapping files: columns, constants, joins, value maps, date formats and zones, units by name or registered, personal fields."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.base import ingest_batches
+from connectors.mapping import MappingError, load_mapping, parse_mapping, slug
+from ioc.canonical import RowError
+from ioc.db import Database
+
+# A commune hotline export as an office would send it: Vietnamese headers, words for statuses, names for units.
+VN_MAPPING = """
+name = "hotline_xa"
+target = "hotline"
+source = "tong_dai_1022"
+date_formats = ["%d/%m/%Y %H:%M", "%d/%m/%Y"]
+personal = ["Họ tên", "Số điện thoại", "Địa chỉ"]
+
+[columns]
+ticket_id = "Mã phản ánh"
+received_at = "Ngày tiếp nhận"
+due_at = "Hạn xử lý"
+answered_at = "Ngày trả lời"
+status = "Trạng thái"
+channel = "Kênh"
+field = { first = ["Lĩnh vực", "Nhóm"] }
+title = "Nội dung"
+unit_code = "Đơn vị"
+urgency = { value = "normal" }
+
+[values.status]
+"Mới" = "new"
+"Đang xử lý" = "processing"
+"Đã trả lời" = "answered"
+
+[values.channel]
+"Tổng đài 1022" = "phone"
+"Zalo" = "zalo"
+"Cổng góp ý" = "web"
+"*" = "other"
+
+[units]
+by = "name"
+"""
+VN_HEADER = (
+    "Mã phản ánh,Ngày tiếp nhận,Hạn xử lý,Ngày trả lời,Trạng thái,Kênh,Lĩnh vực,Nội dung,Đơn vị,Họ tên,Số điện thoại,Địa chỉ"
+)
+PERSONAL_VALUES = ("Nguyễn Văn An", "0905123456", "12 Lê Duẩn")
+
+
+def vn_row(ticket: str = "PA-1", **changes: str) -> str:
+    values = {
+        "id": ticket,
+        "received": "03/11/2025 08:30",
+        "due": "06/11/2025",
+        "answered": "",
+        "status": "Đang xử lý",
+        "channel": "Tổng đài 1022",
+        "field": "Hạ tầng đô thị",
+        "title": "Đèn đường hỏng",
+        "unit": "Phường Hải Vân",
+        "name": PERSONAL_VALUES[0],
+        "phone": PERSONAL_VALUES[1],
+        "address": PERSONAL_VALUES[2],
+    }
+    values.update(changes)
+    return ",".join(values.values())
+
+
+def write_mapping(folder: Path, text: str = VN_MAPPING, name: str = "hotline_xa.toml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def stored_text(db: Database) -> str:
+    """Every value in every table of the store, as one string to search."""
+    tables = [name for (name,) in db.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")]
+    return "\n".join(str(value) for table in tables for row in db.execute(f"SELECT * FROM {table}") for value in row)
+
+
+def test_columns_values_and_dates_map_onto_the_canonical_row(tmp_path: Path) -> None:
+    mapping = load_mapping(write_mapping(tmp_path))
+    row = mapping.strip(
+        dict(zip(VN_HEADER.split(","), vn_row(status="Đã trả lời", answered="04/11/2025 15:00").split(","), strict=True))
+    )
+    canonical = mapping.to_canonical(row, {"phường hải vân": "20194"})
+    assert canonical["ticket_id"] == "PA-1" and canonical["status"] == "answered" and canonical["channel"] == "phone"
+    assert canonical["unit_code"] == "20194" and canonical["source"] == "tong_dai_1022" and canonical["urgency"] == "normal"
+    assert canonical["received_at"].astimezone(UTC) == datetime(2025, 11, 3, 1, 30, tzinfo=UTC)  # naive = Vietnamese time
+    assert canonical["due_at"].astimezone(UTC) == datetime(2025, 11, 5, 17, 0, tzinfo=UTC)
+    assert not set(row) & {"Họ tên", "Số điện thoại", "Địa chỉ"}
+
+
+def test_constant_join_first_pattern_when_and_catch_all_rules() -> None:
+    mapping = parse_mapping(
+        {
+            "target": "hotline",
+            "columns": {
+                "ticket_id": "id",
+                "received_at": "at",
+                "status": "state",
+                "unit_code": {"column": "code", "pattern": "^([^:]+):", "default": "Other"},
+                "title": {"join": ["a", "b"], "separator": " / "},
+                "field": {"first": ["x", "y"]},
+                "answered_at": {"column": "changed", "when": {"state": "closed"}},
+                "lat": {"column": "lat", "round": 3, "null_if": ["39"]},
+                "channel": {"value": "web"},
+            },
+            "values": {"status": {"closed": "answered", "*": "new"}},
+            "units": {"by": "register", "code_prefix": "EXT-T"},
+        }
+    )
+    base = {"id": "1", "at": "2025-11-03T08:00:00+07:00", "code": "Public Works:Potholes", "a": "A", "b": "", "x": "", "y": "Y"}
+    closed = mapping.to_canonical(
+        mapping.strip({**base, "state": "Closed", "changed": "2025-11-04T09:00:00Z", "lat": "42.123456"})
+    )
+    assert closed["status"] == "answered" and closed["answered_at"] == datetime(2025, 11, 4, 9, tzinfo=UTC)
+    assert closed["unit_code"] == "EXT-T-PUBLIC-WORKS" and closed["title"] == "A" and closed["field"] == "Y"
+    assert closed["lat"] == 42.123 and closed["channel"] == "web"
+    still_open = mapping.to_canonical(
+        mapping.strip({**base, "state": "open", "changed": "2025-11-04T09:00:00Z", "lat": "39", "code": "uuid-1"})
+    )
+    assert still_open["status"] == "new" and still_open["answered_at"] is None and still_open["lat"] is None
+    assert still_open["unit_code"] == "EXT-T-OTHER"
+
+
+def test_dates_in_another_zone_and_format_are_converted_and_bad_ones_say_why() -> None:
+    mapping = parse_mapping(
+        {
+            "target": "hotline",
+            "timezone": "America/New_York",
+            "date_formats": ["%m/%d/%Y %I:%M:%S %p"],
+            "columns": {"ticket_id": "id", "received_at": "at", "status": "s", "unit_code": "u"},
+        }
+    )
+    row = mapping.to_canonical({"id": "1", "at": "07/01/2011 02:27:57 PM", "s": "new", "u": "20194"})
+    assert row["received_at"].astimezone(UTC) == datetime(2011, 7, 1, 18, 27, 57, tzinfo=UTC)  # EDT, UTC-4
+    with pytest.raises(RowError, match=r"received_at \(at\): '02/30/2025 10:00:00 AM' is not a real date \(day is out of range"):
+        mapping.to_canonical({"id": "1", "at": "02/30/2025 10:00:00 AM", "s": "new", "u": "20194"})
+    with pytest.raises(RowError, match=r"received_at \(at\): 'yesterday' is not a date-time \(expected %m/%d/%Y"):
+        mapping.to_canonical({"id": "1", "at": "yesterday", "s": "new", "u": "20194"})
+
+
+def test_unit_names_match_whatever_the_unicode_form_and_case(store: Database, tmp_path: Path) -> None:
+    mapping = load_mapping(write_mapping(tmp_path))
+    header = VN_HEADER.split(",")
+    decomposed = unicodedata.normalize("NFD", "PHƯỜNG HẢI VÂN")  # as macOS or a legacy converter writes it
+    rows = [
+        dict(zip(header, vn_row("PA-1", unit=decomposed).split(","), strict=True)),
+        dict(zip(header, vn_row("PA-2", unit="Hải Vân").split(","), strict=True)),
+    ]
+    rows.append(dict(zip(header, vn_row("PA-3", unit="Phường Không Có").split(","), strict=True)))
+    result = ingest_batches(store, mapping.connector_name, [mapping.batch(store, rows)])
+    assert (result.rows_upserted, result.rows_rejected) == (2, 1)
+    assert store.execute("SELECT DISTINCT unit_code FROM hotline_tickets") == [("20194",)]
+    assert store.execute("SELECT reason FROM rejects") == [("unit_code: 'Phường Không Có' is not a known unit",)]
+
+
+def test_registered_units_get_stable_codes_and_are_inserted_once(store: Database) -> None:
+    mapping = parse_mapping(
+        {
+            "target": "hotline",
+            "columns": {"ticket_id": "id", "received_at": "at", "status": {"value": "new"}, "unit_code": "agency"},
+            "units": {"by": "register", "code_prefix": "EXT-NYC", "label": "NYC 311"},
+        }
+    )
+    rows = [{"id": str(n), "at": "2025-11-03T08:00:00", "agency": agency} for n, agency in enumerate(["NYPD", "DOT", "NYPD"])]
+    ingest_batches(store, "t", [mapping.batch(store, rows)])
+    ingest_batches(store, "t", [mapping.batch(store, rows)])
+    assert store.execute("SELECT unit_code, name, full_name, kind FROM units WHERE unit_code LIKE 'EXT-%' ORDER BY 1") == [
+        ("EXT-NYC-DOT", "DOT", "DOT (NYC 311)", "other"),
+        ("EXT-NYC-NYPD", "NYPD", "NYPD (NYC 311)", "other"),
+    ]
+    assert slug("Sở Xây dựng Đà Nẵng") == "SO-XAY-DUNG-DA-NANG" and slug("Mayor's 24 Hour Hotline") == "MAYOR-S-24-HOUR-HOTLINE"
+    assert slug("x" * 80) == slug("x" * 80) and len(slug("x" * 80)) <= 40
+
+
+def test_personal_fields_never_reach_any_table_not_even_rejects(store: Database, tmp_path: Path) -> None:
+    mapping = load_mapping(write_mapping(tmp_path))
+    header = VN_HEADER.split(",")
+    good = dict(zip(header, vn_row("PA-1").split(","), strict=True))
+    bad = dict(zip(header, vn_row("PA-2", received="hôm qua").split(","), strict=True))
+    result = ingest_batches(store, mapping.connector_name, [mapping.batch(store, [good, bad])])
+    assert (result.rows_upserted, result.rows_rejected) == (1, 1)
+    raw_row = store.scalar("SELECT raw_row FROM rejects")
+    assert "hôm qua" in raw_row and "PA-2" in raw_row  # the reject still shows what was wrong
+    everything = stored_text(store)
+    for value in PERSONAL_VALUES:
+        assert value not in everything
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"target": "tickets"}, "target must be one of"),
+        ({"columns": {"ticket_id": "id"}}, "lacks unit_code, status, received_at"),
+        ({"colums": {}}, "unknown keys ['colums']"),
+        (
+            {"columns": {"ticket_id": "id", "received_at": "a", "status": "s", "unit_code": "u", "phone": "p"}},
+            "phone: not a canonical column",
+        ),
+        ({"personal": ["id"]}, "marked personal are also read by a rule: id"),
+        ({"timezone": "Mars/Olympus"}, "not a known IANA time zone"),
+        ({"units": {"by": "guess"}}, "by must be one of code, name, register"),
+        ({"values": {"colour": {"a": "b"}}}, "'colour' is not a canonical hotline column"),
+    ],
+)
+def test_a_broken_mapping_says_what_to_fix(change: dict[str, object], message: str) -> None:
+    data: dict[str, object] = {
+        "target": "hotline",
+        "columns": {"ticket_id": "id", "received_at": "a", "status": "s", "unit_code": "u"},
+    }
+    data.update(change)
+    with pytest.raises(MappingError) as error:
+        parse_mapping(data)
+    assert message in str(error.value)
+
+
+def test_a_mapping_file_that_is_not_toml_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="is not valid TOML"):
+        load_mapping(write_mapping(tmp_path, "target = \n"))
+    with pytest.raises(MappingError, match="cannot read mapping"):
+        load_mapping(tmp_path / "missing.toml")
+
+
+def test_shipped_mappings_load(tmp_path: Path) -> None:
+    from ioc.config import PROJECT_ROOT
+
+    names = sorted(path.name for path in (PROJECT_ROOT / "mappings").glob("*.toml"))
+    assert {"nyc311.toml", "baltimore311.toml", "boston_open311.toml"} <= set(names)
+    for name in names:
+        assert load_mapping(PROJECT_ROOT / "mappings" / name).target.name == "hotline"

@@ -1,0 +1,134 @@
+"""The Open311 GeoReport v2 connector against a local server replaying Boston's real requests.json."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.base import RetryPolicy, SourceError, read_cursor, run_connector
+from connectors.open311 import Open311Connector, department
+from ioc.db import Database
+from tests.open311_server import Fault, Open311Server
+
+# A day after the newest request in the sample (2026-03-11).
+NOW = datetime(2026, 3, 12, tzinfo=UTC)
+
+
+def connector(server: Open311Server, waits: list[float] | None = None, **options: object) -> Open311Connector:
+    settings: dict[str, object] = {
+        "page_size": 20,
+        "backfill_days": 120,
+        "timeout_seconds": 0.3,
+        "retry": RetryPolicy(attempts=3, base_delay=0.25, sleep=(waits if waits is not None else []).append),
+        "now": lambda: NOW,
+    }
+    return Open311Connector("boston", server.base_url, **{**settings, **options})  # type: ignore[arg-type]
+
+
+def stored(store: Database) -> int:
+    return int(store.scalar("SELECT count(*) FROM hotline_tickets"))
+
+
+def test_every_request_arrives_once_through_windows_and_pages(store: Database, open311_server: Open311Server) -> None:
+    result = run_connector(store, connector(open311_server))
+    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (50, 50, 0)
+    assert store.scalar("SELECT count(DISTINCT ticket_id) FROM hotline_tickets") == 50
+    windows = {(q["start_date"], q["end_date"]) for q in open311_server.log}
+    assert len(windows) == 2  # 120 days of backfill in windows of at most 90 days
+    for start, end in windows:
+        assert datetime.fromisoformat(end) - datetime.fromisoformat(start) <= timedelta(days=90)
+    assert {q.get("page") for q in open311_server.log} == {"1", "2", "3"}  # 50 requests, pages of 20
+    cursor = json.loads(read_cursor(store, "boston") or "")
+    assert cursor == {"updated": "2026-03-11T02:31:20Z", "ids": ["101006564854"]}
+
+
+def test_fields_units_status_and_dropped_personal_data(store: Database, open311_server: Open311Server) -> None:
+    run_connector(store, connector(open311_server))
+    row = store.execute(
+        "SELECT unit_code, field, status, answered_at, lat, lon, title FROM hotline_tickets WHERE ticket_id = '101006564854'"
+    )[0]
+    assert row == ("EXT-BOS-TRANSPORTATION-TRAFFIC-DIVISION", "Illegal Parking", "new", None, 42.334, -71.044, None)
+    closed = store.execute("SELECT status, answered_at = updated_at FROM hotline_tickets WHERE status <> 'new'")
+    assert closed and all(row == ("answered", True) for row in closed)
+    units = dict(store.execute("SELECT unit_code, kind FROM units WHERE unit_code LIKE 'EXT-BOS-%'"))
+    assert set(units) == {
+        "EXT-BOS-OTHER",
+        "EXT-BOS-PUBLIC-WORKS-DEPARTMENT",
+        "EXT-BOS-TRANSPORTATION-TRAFFIC-DIVISION",
+        "EXT-BOS-MAYOR-S-24-HOUR-HOTLINE",
+    }
+    assert set(units.values()) == {"other"}
+    everything = store.query_df("SELECT * FROM hotline_tickets").to_string() + store.query_df("SELECT * FROM rejects").to_string()
+    for personal in ("Fake Fake", "fake@gmail.com", "1111111", "52 G St", "Connecticut"):
+        assert personal not in everything
+
+
+def test_the_legacy_code_prefix_names_the_unit() -> None:
+    assert department("Public Works Department:Street Cleaning:Pothole") == "Public Works Department"
+    assert department("0b156710-caa0-4f5d-a4e0-23f2fc5cdc1e") == "other"
+    assert department(None) == "other"
+
+
+def test_expected_datetime_is_the_due_date(store: Database, open311_server: Open311Server) -> None:
+    open311_server.record("101006564854")["expected_datetime"] = "2026-03-14T17:00:00Z"
+    run_connector(store, connector(open311_server))
+    due = store.scalar("SELECT due_at FROM hotline_tickets WHERE ticket_id = '101006564854'")
+    assert due == datetime(2026, 3, 14, 17, tzinfo=UTC)
+
+
+def test_a_page_that_fails_once_is_retried_and_nothing_is_lost_or_doubled(store: Database, open311_server: Open311Server) -> None:
+    open311_server.faults.append(Fault(page=2, kind="status", status=500))
+    waits: list[float] = []
+    result = run_connector(store, connector(open311_server, waits))
+    assert waits == [0.25]
+    assert (result.rows_read, stored(store)) == (50, 50)
+    assert store.scalar("SELECT last_error FROM connector_state WHERE connector = 'boston'") is None
+
+
+def test_a_slow_source_times_out_is_retried_with_backoff_and_the_error_is_recorded(
+    store: Database, open311_server: Open311Server
+) -> None:
+    open311_server.faults.append(Fault(page=2, kind="slow", seconds=1.0, times=3))
+    waits: list[float] = []
+    with pytest.raises(SourceError, match="gave up after 3 attempts"):
+        run_connector(store, connector(open311_server, waits))
+    assert waits == [0.25, 0.5]
+    error = store.scalar("SELECT last_error FROM connector_state WHERE connector = 'boston'")
+    assert error.startswith("SourceError: Open311 source boston: no answer within 0.3 s from GET http://127.0.0.1:")
+    assert "page=2" in error and "gave up after 3 attempts" in error
+    assert read_cursor(store, "boston") is None  # the scan did not finish: the next run starts it again
+
+
+def test_a_slow_answer_that_then_comes_is_taken(store: Database, open311_server: Open311Server) -> None:
+    open311_server.faults.append(Fault(page=1, kind="slow", seconds=1.0))
+    run_connector(store, connector(open311_server))
+    assert stored(store) == 50
+
+
+def test_invalid_json_is_a_clear_error_and_the_cursor_does_not_move(store: Database, open311_server: Open311Server) -> None:
+    source = connector(open311_server)
+    run_connector(store, source)
+    before = read_cursor(store, "boston")
+    open311_server.faults.append(Fault(page=1, kind="invalid_json"))
+    waits: list[float] = []
+    source.retry = RetryPolicy(attempts=3, sleep=waits.append)
+    with pytest.raises(SourceError, match="invalid JSON from GET"):
+        run_connector(store, source)
+    assert waits == []  # a broken body is not retried blindly
+    assert read_cursor(store, "boston") == before
+    assert "invalid JSON" in store.scalar("SELECT last_error FROM connector_state WHERE connector = 'boston'")
+
+
+def test_an_update_in_the_same_second_as_the_cursor_is_not_lost(store: Database, open311_server: Open311Server) -> None:
+    source = connector(open311_server)
+    run_connector(store, source)
+    twin = dict(
+        open311_server.record("101006564854"), service_request_id="101006564999", requested_datetime="2026-03-11T02:31:00Z"
+    )
+    open311_server.records.append(twin)  # updated in the very second the cursor stopped at
+    result = run_connector(store, source)
+    assert result.rows_read == 1
+    assert stored(store) == 51
+    assert json.loads(read_cursor(store, "boston") or "")["ids"] == ["101006564854", "101006564999"]
