@@ -1,4 +1,4 @@
-"""The city on a wall display at /wall/city: the same figures as /, large type, no chrome, one screen."""
+"""The city on a wall display at /wall/city: tiles with change, the unit map, best and worst, flow, hotline, alerts."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dcc, html
 
-from ioc.cache import city_snapshot
 from ioc.i18n import normalize_lang, t
+from ioc.wall import city_wall
 from ioc.web import VERSION_STORE, get_config, get_db, today
-from layouts.components import best_and_worst, flow_figure, flow_graph, page_id, ranking_table, standard_tiles
+from layouts import wall_parts as parts
+from layouts.components import page_id
 
 dash.register_page(
     __name__, path="/wall/city", name="Màn hình tường", title="IOC · Màn hình tường", nav_key="nav.wall_city", order=10
@@ -18,76 +19,87 @@ dash.register_page(
 
 PARAMS = page_id(__name__, "params")
 TILES = page_id(__name__, "tiles")
+MAP = page_id(__name__, "map")
 BEST = page_id(__name__, "best")
 WORST = page_id(__name__, "worst")
 FLOW = page_id(__name__, "flow")
-# Twelve units each side fit a 16:9 wall at wall type size without scrolling; the full list is on /.
-RANKED_PER_SIDE = 12
+HOTLINE = page_id(__name__, "hotline")
+ALERTS = page_id(__name__, "alerts")
+# Six units each side stay legible at wall type size; the full ranking is on /.
+RANKED_PER_SIDE = 6
 
 
-def _content(lang: str) -> tuple[list[Any], Any, Any, Any]:
-    snapshot = city_snapshot(get_db(), today())
-    best, worst = best_and_worst(snapshot["ranking"], RANKED_PER_SIDE)
+def _figures(lang: str) -> tuple[Any, ...]:
+    snapshot = city_wall(get_db(), today())
+    best, worst = parts.best_and_worst(snapshot["ranking"], RANKED_PER_SIDE)
     return (
-        standard_tiles(__name__, snapshot, lang),
-        ranking_table(page_id(__name__, "best-table"), best, lang),
-        ranking_table(page_id(__name__, "worst-table"), worst, lang),
-        flow_figure(snapshot["flow"], lang, dark=True),
+        parts.wall_tiles(__name__, snapshot, lang),
+        parts.map_figure(snapshot["ranking"], lang),
+        parts.ranking_list(page_id(__name__, "best-table"), best, lang),
+        parts.ranking_list(page_id(__name__, "worst-table"), worst, lang),
+        parts.wall_flow_figure(snapshot["flow"], lang),
+        parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang),
+        parts.unit_alerts(snapshot["alerts"], lang),
     )
 
 
-def layout(lang: str | None = None, **_query: Any) -> html.Div:
-    """Wall layout: header, seven tiles, then the flow chart beside the best and worst units."""
-    lang = normalize_lang(lang)
-    tiles, best, worst, figure = _content(lang)
+def content(lang: str) -> html.Div:
+    """The whole screen (also a slide of /wall/rotate)."""
+    tiles, map_fig, best, worst, flow, hotline, alerts = _figures(lang)
     return html.Div(
         [
             dcc.Store(id=PARAMS, data={"lang": lang}),
-            html.H1([t("page.city", lang), " ", get_config().city_name], className="wall-title"),
+            parts.header(__name__, f"{t('page.city', lang)} {get_config().city_name}", None, lang),
             html.Div(tiles, id=TILES, className="kpi-grid wall-tiles"),
             html.Div(
                 [
-                    html.Section(
+                    parts.panel(t("wall.map_title", lang), [parts.graph(MAP, map_fig), parts.map_legend(lang)], "wall-map"),
+                    parts.panel(
+                        t("wall.best_worst", lang),
                         [
-                            html.H2(t("flow.title", lang)),
-                            html.Div(flow_graph(FLOW, figure, "wall-flow-graph"), className="wall-graph-box"),
+                            html.H3(t("ranking.best", lang)),
+                            html.Div(best, id=BEST),
+                            html.H3(t("ranking.worst", lang)),
+                            html.Div(worst, id=WORST),
                         ],
-                        className="panel wall-panel wall-flow",
+                        "wall-rank",
                     ),
-                    html.Section(
+                    html.Div(
                         [
-                            html.H2(t("ranking.title", lang)),
-                            html.Div(
-                                [
-                                    html.Div(
-                                        [html.H3(t("ranking.best", lang)), html.Div(best, id=BEST)], className="wall-rank-col"
-                                    ),
-                                    html.Div(
-                                        [html.H3(t("ranking.worst", lang)), html.Div(worst, id=WORST)], className="wall-rank-col"
-                                    ),
-                                ],
-                                className="wall-rank-cols",
-                            ),
+                            parts.panel(t("flow.title", lang), parts.graph(FLOW, flow), "wall-flow"),
+                            parts.panel(t("wall.hotline_by_field", lang), html.Div(hotline, id=HOTLINE), "wall-hotline"),
                         ],
-                        className="panel wall-panel wall-ranking",
+                        className="wall-column",
                     ),
                 ],
-                className="wall-body",
+                className="wall-body wall-city-body",
             ),
+            parts.alert_strip(__name__, alerts, lang),
         ],
         className="page wall wall-city",
     )
 
 
+def layout(lang: str | None = None, **_query: Any) -> html.Div:
+    """Rendered with its figures, so the first paint is never an empty chart."""
+    return content(normalize_lang(lang))
+
+
 @dash.callback(
     Output(TILES, "children"),
+    Output(MAP, "figure"),
     Output(BEST, "children"),
     Output(WORST, "children"),
     Output(FLOW, "figure"),
+    Output(HOTLINE, "children"),
+    Output(ALERTS, "children"),
     Input(VERSION_STORE, "data"),
     State(PARAMS, "data"),
     prevent_initial_call=True,
 )
-def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, Any, Any, Any]:
-    """New data version: update children and figure in place; a wall never reloads."""
-    return _content(normalize_lang((params or {}).get("lang")))
+def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, ...]:
+    """New data version: children and figures change in place (Plotly.react), a wall never reloads."""
+    return _figures(normalize_lang((params or {}).get("lang")))
+
+
+parts.register_header_callback(__name__, PARAMS)

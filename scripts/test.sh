@@ -27,5 +27,5 @@ echo "== ruff"
 echo "== mypy"
 "$PYTHON" -m mypy .
 echo "== pytest"
-mkdir -p test-artifacts
+rm -rf test-artifacts/screens && mkdir -p test-artifacts/screens
 "$PYTHON" -m pytest "$@"

@@ -46,3 +46,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the folder of the screenshots the browser tests saved, so the CI output says where to look."""
+    from ioc.config import PROJECT_ROOT
+
+    folder = PROJECT_ROOT / "test-artifacts" / "screens"
+    shots = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"Screenshots of the screens under test ({len(shots)}): {folder}")

@@ -1,0 +1,142 @@
+"""One unit on a wall display at /wall/commune/<unit_code>: its tiles, place on the map, overdue dossiers and open hotline items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from ioc.i18n import normalize_lang, t
+from ioc.wall import unit_wall
+from ioc.web import VERSION_STORE, get_db, now, today
+from layouts import wall_parts as parts
+from layouts.components import page_id
+
+dash.register_page(
+    __name__,
+    path_template="/wall/commune/<unit_code>",
+    name="Màn hình tường xã, phường",
+    title="IOC · Màn hình tường xã, phường",
+    order=11,
+)
+
+PARAMS = page_id(__name__, "params")
+SUBTITLE = page_id(__name__, "subtitle")
+TILES = page_id(__name__, "tiles")
+MAP = page_id(__name__, "map")
+FLOW = page_id(__name__, "flow")
+HOTLINE_CHART = page_id(__name__, "hotline-chart")
+DOSSIERS = page_id(__name__, "dossiers")
+HOTLINE = page_id(__name__, "hotline-items")
+ALERTS = page_id(__name__, "alerts")
+# Rows that fit their panels at 16:9 with wall type size (the rest is counted as "+ N more").
+DOSSIER_ROWS = 6
+HOTLINE_ROWS = 4
+
+
+def _rank_text(snapshot: dict[str, Any], lang: str) -> str:
+    unit = snapshot["unit"]
+    if unit["rank"] is None:
+        return t("commune.not_ranked", lang)
+    return t("wall.rank", lang, rank=int(unit["rank"]), total=unit["units"])
+
+
+def _figures(code: str, lang: str) -> tuple[Any, ...] | None:
+    snapshot = unit_wall(get_db(), code, today(), now())
+    if snapshot is None:
+        return None
+    day = snapshot["day"]
+    dossiers_total = int(day.get("in_progress_overdue") or 0) + int(day.get("at_risk") or 0)
+    return (
+        _rank_text(snapshot, lang),
+        parts.wall_tiles(__name__, snapshot, lang),
+        parts.map_figure(snapshot["ranking"], lang, selected=code),
+        parts.wall_flow_figure(snapshot["flow"], lang),
+        parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang),
+        parts.dossier_list(page_id(__name__, "dossier-table"), snapshot["dossiers"], dossiers_total, lang, DOSSIER_ROWS),
+        parts.hotline_list(
+            page_id(__name__, "hotline-table"), snapshot["hotline"], int(day.get("hotline_open") or 0), lang, HOTLINE_ROWS
+        ),
+        parts.unit_alerts(snapshot["alerts"], lang),
+        snapshot["unit"]["full_name"],
+    )
+
+
+def not_found(code: str, lang: str) -> html.Div:
+    """An unknown code on a wall: a clear message in wall type, never an error or a login page."""
+    return html.Div(
+        [html.H1(t("commune.not_found", lang, code=code), className="wall-title", id=page_id(__name__, "title"))],
+        className="page wall wall-not-found",
+    )
+
+
+def content(code: str, lang: str) -> html.Div:
+    """The whole screen for one unit (also a slide of /wall/rotate)."""
+    code = code.strip()[:40]
+    figures = _figures(code, lang) if code else None
+    if figures is None:
+        return not_found(code, lang)
+    rank, tiles, map_fig, flow, hotline_chart, dossiers, hotline, alerts, full_name = figures
+    return html.Div(
+        [
+            dcc.Store(id=PARAMS, data={"lang": lang, "unit_code": code}),
+            parts.header(__name__, str(full_name), rank, lang),
+            html.Div(tiles, id=TILES, className="kpi-grid wall-tiles"),
+            html.Div(
+                [
+                    parts.panel(
+                        t("wall.map_title", lang), [parts.graph(MAP, map_fig), parts.map_legend(lang, selected=True)], "wall-map"
+                    ),
+                    html.Div(
+                        [
+                            parts.panel(t("wall.dossiers_title", lang), html.Div(dossiers, id=DOSSIERS), "wall-dossiers"),
+                            parts.panel(t("flow.title", lang), parts.graph(FLOW, flow), "wall-flow"),
+                        ],
+                        className="wall-column",
+                    ),
+                    html.Div(
+                        [
+                            parts.panel(t("wall.hotline_title", lang), html.Div(hotline, id=HOTLINE), "wall-hotline-items"),
+                            parts.panel(
+                                t("wall.hotline_by_field", lang), html.Div(hotline_chart, id=HOTLINE_CHART), "wall-hotline"
+                            ),
+                        ],
+                        className="wall-column",
+                    ),
+                ],
+                className="wall-body wall-commune-body",
+            ),
+            parts.alert_strip(__name__, alerts, lang),
+        ],
+        className="page wall wall-commune",
+    )
+
+
+def layout(unit_code: str | None = None, lang: str | None = None, **_query: Any) -> html.Div:
+    return content(unit_code or "", normalize_lang(lang))
+
+
+@dash.callback(
+    Output(SUBTITLE, "children"),
+    Output(TILES, "children"),
+    Output(MAP, "figure"),
+    Output(FLOW, "figure"),
+    Output(HOTLINE_CHART, "children"),
+    Output(DOSSIERS, "children"),
+    Output(HOTLINE, "children"),
+    Output(ALERTS, "children"),
+    Input(VERSION_STORE, "data"),
+    State(PARAMS, "data"),
+    prevent_initial_call=True,
+)
+def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, ...]:
+    """New data version: the unit's figures and lists change in place."""
+    params = params or {}
+    figures = _figures(str(params.get("unit_code", "")), normalize_lang(params.get("lang")))
+    if figures is None:
+        return (dash.no_update,) * 8
+    return figures[:8]
+
+
+parts.register_header_callback(__name__, PARAMS)

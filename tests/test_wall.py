@@ -1,0 +1,351 @@
+"""Wall screens: the map asset, the item lists, the rotation playlist, and in Chromium fit, live refresh and outages."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import dash
+import pytest
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from connectors.base import DOSSIERS, HOTLINE, Batch, ingest_batches
+from ioc.config import PROJECT_ROOT
+from ioc.db import Database
+from ioc.wall import unit_wall, worst_units
+from ioc.web import create_app
+from kpis import Period, compute
+from kpis.lists import DOSSIER_LIST_COLUMNS, HOTLINE_LIST_COLUMNS, open_hotline_items, overdue_and_at_risk_dossiers
+from layouts.wall_parts import parse_screens
+from tests.test_web import render_page
+from tests.web_fixtures import FIXED_NOW, app_config, live_store, pinned_clock
+
+MAP_ASSET = PROJECT_ROOT / "assets" / "danang_units_94.geojson"
+SCREENS_DIR = PROJECT_ROOT / "test-artifacts" / "screens"
+UNIT = "20194"
+# Words that would name a column holding a person's data; none may reach a wall.
+PERSONAL_WORDS = ("citizen", "applicant", "person", "phone", "address", "email", "id_number", "cccd", "cmnd", "birth")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    yield from live_store(tmp_path / "wall.duckdb")
+
+
+@pytest.fixture
+def app(db: Database) -> dash.Dash:
+    return create_app(db, app_config(), clock=pinned_clock, connector_intervals={})
+
+
+def add_overdue_dossier(db: Database, unit_code: str, dossier_id: str = "TEST-OVERDUE-0001") -> None:
+    """A dossier received ten days ago and due three days ago, still in progress: overdue at FIXED_NOW."""
+    procedure_code = db.scalar("SELECT procedure_code FROM procedures WHERE level = 'commune' ORDER BY procedure_code LIMIT 1")
+    row = {
+        "dossier_id": dossier_id,
+        "unit_code": unit_code,
+        "procedure_code": procedure_code,
+        "channel": "in_person",
+        "received_at": (FIXED_NOW - timedelta(days=10)).isoformat(),
+        "due_at": (FIXED_NOW - timedelta(days=3)).isoformat(),
+        "status": "processing",
+        "updated_at": FIXED_NOW.isoformat(),
+    }
+    result = ingest_batches(db, "test", [Batch(DOSSIERS, [row])])
+    assert result.rows_upserted == 1, result.rejects
+
+
+# -- the map asset ------------------------------------------------------------------------------------
+
+
+def test_map_asset_has_the_94_units_and_is_small() -> None:
+    size = MAP_ASSET.stat().st_size
+    data = json.loads(MAP_ASSET.read_text(encoding="utf-8"))
+    with (PROJECT_ROOT / "data" / "sample" / "units.csv").open(encoding="utf-8") as handle:
+        unit_codes = {row["unit_code"] for row in csv.DictReader(handle) if row["kind"] != "province"}
+    codes = [feature["properties"]["code"] for feature in data["features"]]
+    assert len(codes) == 94 == len(set(codes))
+    assert set(codes) == unit_codes
+    assert size < 400 * 1024, f"{size} bytes"
+    assert all(feature["properties"]["name"] for feature in data["features"])
+
+
+def test_hoang_sa_is_an_inset_inside_its_frame() -> None:
+    data = json.loads(MAP_ASSET.read_text(encoding="utf-8"))
+    inset = data["ioc_inset"]
+    hoang_sa = next(feature for feature in data["features"] if feature["properties"]["code"] == inset["code"] == "20333")
+    assert hoang_sa["properties"]["inset"] is True
+    x0, y0, x1, y1 = inset["box"]
+    points = [point for polygon in hoang_sa["geometry"]["coordinates"] for ring in polygon for point in ring]
+    assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in points)
+    # The true archipelago is 300 km offshore; moved, it sits beside the mainland's bounding box.
+    assert inset["true_bbox"][0] > 111
+
+
+def test_the_build_script_reproduces_the_asset(shared_dir: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_map", PROJECT_ROOT / "scripts" / "build_map.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built = module.build(
+        shared_dir / "data" / "real" / "vn-admin-2025" / "danang_wards_94_2025.geojson", module.DEFAULT_TOLERANCE
+    )
+    assert built == json.loads(MAP_ASSET.read_text(encoding="utf-8"))
+
+
+# -- lists ----------------------------------------------------------------------------------------------
+
+
+def test_lists_carry_no_personal_data(db: Database) -> None:
+    dossiers = overdue_and_at_risk_dossiers(db, UNIT, FIXED_NOW.date())
+    hotline = open_hotline_items(db, UNIT, FIXED_NOW)
+    assert list(dossiers.columns) == list(DOSSIER_LIST_COLUMNS)
+    assert list(hotline.columns) == list(HOTLINE_LIST_COLUMNS)
+    for column in [*dossiers.columns, *hotline.columns]:
+        assert not any(word in column for word in PERSONAL_WORDS), column
+    assert len(dossiers) and len(hotline)
+
+
+def test_lists_count_what_the_tiles_count(db: Database) -> None:
+    day = compute(db, Period.day(FIXED_NOW.date()), UNIT)
+    dossiers = overdue_and_at_risk_dossiers(db, UNIT, FIXED_NOW.date(), limit=10_000)
+    assert (dossiers["state"] == "overdue").sum() == day["in_progress_overdue"]
+    assert (dossiers["state"] == "at_risk").sum() == day["at_risk"]
+    assert (dossiers.loc[dossiers["state"] == "overdue", "days_past_due"] >= 0).all()
+    hotline = open_hotline_items(db, UNIT, FIXED_NOW, limit=10_000)
+    assert len(hotline) == day["hotline_open"]
+    assert int(hotline["overdue"].sum()) == day["hotline_open_overdue"]
+
+
+def test_a_new_overdue_dossier_is_listed_first_for_its_unit(db: Database) -> None:
+    add_overdue_dossier(db, UNIT)
+    snapshot = unit_wall(db, UNIT, FIXED_NOW.date(), FIXED_NOW)
+    assert snapshot is not None
+    listed = snapshot["dossiers"]
+    overdue = listed[listed["state"] == "overdue"]
+    assert "TEST-OVERDUE-0001" in set(overdue["dossier_id"])
+    assert int(overdue.loc[overdue["dossier_id"] == "TEST-OVERDUE-0001", "days_past_due"].iloc[0]) == 3
+
+
+# -- pages without a browser -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pathname, search",
+    [("/wall/city", ""), ("/wall/commune/20194", ""), ("/wall/rotate", "?screens=/wall/city:30,/wall/commune/20194:15")],
+)
+def test_wall_pages_render_in_both_languages(app: dash.Dash, pathname: str, search: str) -> None:
+    vi = render_page(app, pathname, search)
+    en = render_page(app, pathname, search + ("&" if search else "?") + "lang=en")
+    assert "Tiếp nhận hôm nay" in vi and "Received today" in en
+    assert "danang_units_94.geojson" in vi  # the map is there, its boundaries fetched as a cached asset
+    assert '"dangerously_allow_html"' not in vi
+
+
+def test_hotline_titles_are_sent_as_text(app: dash.Dash, db: Database) -> None:
+    row = {
+        "ticket_id": "TEST-XSS-1",
+        "unit_code": UNIT,
+        "channel": "web",
+        "field": "Môi trường",
+        "urgency": "urgent",
+        "received_at": (FIXED_NOW - timedelta(hours=2)).isoformat(),
+        "status": "new",
+        "title": "<img src=x onerror=alert(1)>",
+        "updated_at": FIXED_NOW.isoformat(),
+    }
+    assert ingest_batches(db, "test", [Batch(HOTLINE, [row])]).rows_upserted == 1
+    page = render_page(app, f"/wall/commune/{UNIT}")
+    assert "<img src=x onerror=alert(1)>" in page  # a JSON string, which React renders as a text node
+    assert '"type": "Img"' not in page
+
+
+def test_unknown_unit_on_a_wall_is_a_message(app: dash.Dash) -> None:
+    assert "99999" in render_page(app, "/wall/commune/99999")
+
+
+def test_playlist_takes_wall_screens_only_with_bounded_durations() -> None:
+    slides = parse_screens(
+        "/wall/city:30,/wall/commune/20194:15,/admin:5,https://example.org/x:3,/wall/commune/20197:1,/wall/city"
+    )
+    assert slides == [
+        {"path": "/wall/city", "seconds": 30},
+        {"path": "/wall/commune/20194", "seconds": 15},
+        {"path": "/wall/commune/20197", "seconds": 3},
+        {"path": "/wall/city", "seconds": 30},
+    ]
+
+
+def test_worst_units_follow_the_data(db: Database) -> None:
+    worst = worst_units(db, FIXED_NOW.date(), "on_time_rate", 3)
+    assert len(worst) == 3
+    with pytest.raises(ValueError):
+        worst_units(db, FIXED_NOW.date(), "received", 3)  # a count cannot rank
+
+
+# -- in Chromium ----------------------------------------------------------------------------------------
+
+
+def _set_viewport(driver, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    if inner != [width, height]:
+        # Headless Chromium may keep a few pixels of window frame: pin the viewport itself.
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        )
+
+
+def _assert_fits(driver) -> None:  # type: ignore[no-untyped-def]
+    sizes = driver.execute_script(
+        "var e = document.documentElement; return [e.scrollWidth, e.scrollHeight, window.innerWidth, window.innerHeight]"
+    )
+    assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], f"scrolls: document {sizes[0]}x{sizes[1]}, window {sizes[2]}x{sizes[3]}"
+
+
+def _map_units(driver, graph_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    return tuple(  # type: ignore[return-value]
+        driver.execute_script(
+            "var g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+            "var units = g && g.querySelector('.choroplethlayer .trace');"
+            "return g && g.data && units ? [g.data[0].locations.length, units.querySelectorAll('.choroplethlocation').length] : [0, 0]",
+            f"#{graph_id}",
+        )
+    )
+
+
+def _wait_for_map(dash_duo, graph_id: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _map_units(dash_duo.driver, graph_id)[1] < 94:
+        time.sleep(0.2)
+
+
+def _screenshot(driver, name: str) -> None:  # type: ignore[no-untyped-def]
+    SCREENS_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENS_DIR / name
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+
+
+def _tile(dash_duo, tile_id: str) -> str:  # type: ignore[no-untyped-def]
+    return str(dash_duo.find_element(f"#{tile_id}-value").text)
+
+
+@pytest.mark.browser
+def test_city_wall_fits_1080p_and_4k_and_shows_a_new_overdue_dossier(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(app)
+    for width, height in ((1920, 1080), (3840, 2160)):
+        _set_viewport(dash_duo.driver, width, height)
+        dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/city", timeout=15)
+        dash_duo.wait_for_element("#wall-city-received-today-value", timeout=15)
+        _wait_for_map(dash_duo, "wall-city-map")
+        assert _map_units(dash_duo.driver, "wall-city-map") == (94, 94)
+        for tile in ("received-today", "resolved-today", "overdue", "at-risk", "hotline-open", "hotline-overdue"):
+            assert _tile(dash_duo, f"wall-city-{tile}").replace(".", "").isdigit()
+        assert _tile(dash_duo, "wall-city-on-time-rate").endswith("%")
+        figure_px = dash_duo.driver.execute_script(
+            "return parseFloat(getComputedStyle(document.querySelector('.kpi-value')).fontSize)"
+        )
+        assert figure_px >= 64 * width / 1920
+        assert not dash_duo.find_element("#app-nav").is_displayed()
+        time.sleep(0.5)  # fonts and the map settle before the picture
+        _assert_fits(dash_duo.driver)
+        _screenshot(dash_duo.driver, f"wall-city-{width}x{height}.png")
+        assert dash_duo.get_logs() == []
+
+    dash_duo.driver.execute_script("window.__no_reload = 1")
+    before = int(_tile(dash_duo, "wall-city-overdue").replace(".", ""))
+    add_overdue_dossier(db, UNIT)
+    # Two refreshes at the test app's 300 ms, plus the time to compute and draw.
+    dash_duo.wait_for_text_to_equal("#wall-city-overdue-value", f"{before + 1:,}".replace(",", "."), timeout=4)
+    assert dash_duo.driver.execute_script("return window.__no_reload") == 1
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_commune_wall_lists_a_new_overdue_dossier_and_survives_a_server_restart(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    server = _Server(app)
+    server.start()
+    try:
+        driver = dash_duo.driver
+        _set_viewport(driver, 1920, 1080)
+        driver.get(f"{server.url}/wall/commune/{UNIT}")
+        dash_duo.wait_for_element("#wall-commune-dossier-table", timeout=15)
+        _wait_for_map(dash_duo, "wall-commune-map")
+        assert _map_units(driver, "wall-commune-map") == (94, 94)
+        _assert_fits(driver)
+        _screenshot(driver, "wall-commune-1920x1080.png")
+        assert dash_duo.get_logs() == []
+
+        add_overdue_dossier(db, UNIT)
+        dash_duo.wait_for_contains_text("#wall-commune-dossier-table", "TEST-OVERDUE-0001", timeout=4)
+        overdue = _tile(dash_duo, "wall-commune-overdue")
+
+        server.stop()
+        dash_duo.wait_for_contains_text("#wall-offline", "Mất kết nối từ", timeout=15)
+        assert _tile(dash_duo, "wall-commune-overdue") == overdue  # the last figures stay
+        _screenshot(driver, "wall-commune-offline-1920x1080.png")
+        dash_duo.get_logs()  # the refused connections while down are expected errors: drop them
+
+        server.start()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and driver.find_element_by_id("wall-offline").is_displayed():
+            time.sleep(0.2)
+        assert not driver.find_element_by_id("wall-offline").is_displayed()
+        add_overdue_dossier(db, UNIT, "TEST-OVERDUE-0002")
+        dash_duo.wait_for_contains_text("#wall-commune-dossier-table", "TEST-OVERDUE-0002", timeout=6)
+        assert dash_duo.get_logs() == []
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+def test_rotation_moves_on_and_picks_the_worst_units(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(app)
+    _set_viewport(dash_duo.driver, 1920, 1080)
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/rotate?screens=/wall/city:3,/wall/commune/{UNIT}:3", timeout=15)
+    dash_duo.wait_for_element("#wall-city-tiles", timeout=15)
+    dash_duo.wait_for_contains_text("#wall-commune-title", "Hải Vân", timeout=8)
+    dash_duo.wait_for_element("#wall-city-tiles", timeout=8)
+    _assert_fits(dash_duo.driver)
+
+    worst = worst_units(db, FIXED_NOW.date(), "on_time_rate", 2)
+    name = db.scalar("SELECT full_name FROM units WHERE unit_code = ?", [worst[0]])
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/rotate?worst=2&kpi=on_time_rate&seconds=3&lang=en", timeout=15)
+    dash_duo.wait_for_contains_text("#wall-commune-title", name, timeout=10)
+    assert dash_duo.get_logs() == []
+
+
+class _Server:
+    """The app on a fixed port in a thread that can be stopped and started again, as a wall's server restarts."""
+
+    def __init__(self, app: dash.Dash) -> None:
+        self.app = app
+        self.port = 0
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._server = make_server("127.0.0.1", self.port, self.app.server, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
