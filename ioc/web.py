@@ -70,6 +70,18 @@ def _reset_dash_globals() -> None:
     _callback.GLOBAL_CALLBACK_MAP.clear()
 
 
+def _compress_responses(app: dash.Dash) -> None:
+    """Compress what the server sends (zstd, brotli or gzip): plotly.js alone is 4.6 MB raw, and the
+    unit boundaries are GeoJSON, which flask-compress does not compress by default."""
+    from flask_compress import Compress
+
+    app.server.config["COMPRESS_MIMETYPES"] = [
+        "text/html", "text/css", "text/plain", "text/xml", "text/javascript",
+        "application/javascript", "application/json", "application/geo+json",
+    ]  # fmt: skip
+    Compress(app.server)
+
+
 def create_app(
     db: Database,
     config: Config,
@@ -91,6 +103,7 @@ def create_app(
         update_title="",  # no "Updating..." flashing in the tab title on every refresh
         serve_locally=True,  # nothing is fetched from a CDN: walls may sit on a closed network
     )
+    _compress_responses(app)
     if connector_intervals is None:
         connector_intervals = {"simulator": config.simulator_interval_seconds} if config.simulator_enabled else {}
     app.server.config.update({_DB_KEY: db, _CONFIG_KEY: config, _CLOCK_KEY: clock, _INTERVALS_KEY: dict(connector_intervals)})

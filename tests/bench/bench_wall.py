@@ -153,8 +153,9 @@ def render_markdown(renders: list[dict[str, Any]], gzip_total: int, refresh: dic
         f"Largest resources: {largest_text}. Requests to other hosts: {len(first['external'])}; "
         f"console errors: {len(first['errors'])}.",
         "The boundaries (`assets/danang_units_94.geojson`) are fetched once as a static asset and cached; callbacks",
-        "send only the colours. Plotly's full bundle dominates the transfer: the server does not compress responses",
-        "(Dash's `compress=True` needs flask-compress), and the wall needs only Plotly's geo and scatter traces.",
+        "send only the colours. Responses are compressed (flask-compress; Chromium asks for gzip over plain http),",
+        "and Plotly's full bundle still dominates the transfer and the render: the wall would meet both targets",
+        "without plotly.js (map and chart drawn as server-side SVG), which is what is left to do.",
         "",
     ]
     return "\n".join(lines)
