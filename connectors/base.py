@@ -19,6 +19,7 @@ from ioc.canonical import Normalizer, Reference, RowError, normalize_dossier, no
 from ioc.db import Database
 from ioc.model import DOSSIER_COLUMNS, HOTLINE_COLUMNS
 from ioc.timeutil import now_utc
+from kpis.aggregates import refresh_aggregates
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -214,6 +215,8 @@ def write_batch(
         )
     if batch.cursor is not None:
         save_cursor(conn, connector, batch.cursor, ingested_at)
+    # Same transaction: the KPI aggregates move with the rows (old contribution out, new one in).
+    refresh_aggregates(conn, target.name, newest)
     return result
 
 

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--source", required=True, metavar="NAME", help="a [sources.NAME] of the sources file")
     ingest.add_argument("--sources", type=Path, metavar="FILE", help="the sources TOML (default config/sources.toml)")
+    from ioc.bench.cli import add_bench_parser
+
+    add_bench_parser(commands)
     return parser
 
 
@@ -227,6 +230,10 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bench":  # the bench store is its own file, never the embedded one
+        from ioc.bench.cli import run_bench
+
+        return run_bench(args)
     db_path = args.db or Path(Config.load().db_path)
     from ioc.store import open_store
 

@@ -1,0 +1,86 @@
+"""``python -m ioc bench generate|kpi``: the national bench store and the KPI benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_bench_parser(commands: Any) -> None:
+    """Add ``bench generate`` and ``bench kpi`` to the CLI's subcommands."""
+    from ioc.bench.generate import DEFAULT_BENCH_DB
+
+    bench = commands.add_parser(
+        "bench",
+        help="generate the synthetic national store, time the KPI engine (docs/benchmarks.md)",
+        description="Benchmarks, kept out of the test suite. The store defaults to "
+        f"{DEFAULT_BENCH_DB.name} under data/, never the app's embedded store.",
+    )
+    steps = bench.add_subparsers(dest="bench_command", required=True, metavar="STEP")
+    generate = steps.add_parser(
+        "generate",
+        help="write a synthetic store: every commune of Vietnam, simulated dossiers and hotline tickets",
+        description="Draw dossiers and tickets with the simulator (one per province) for every commune of "
+        "data/sample/vn_wards_2025.csv and bulk-load them (bypassing the per-row connector path on purpose), "
+        "then build the KPI aggregates.",
+    )
+    generate.add_argument("--units", choices=["national"], default="national", help="which units (only national)")
+    generate.add_argument("--dossiers", type=int, default=10_000_000, help="about how many dossiers (default 10,000,000)")
+    generate.add_argument("--tickets", type=int, default=2_000_000, help="about how many hotline tickets (default 2,000,000)")
+    generate.add_argument("--months", type=int, default=18, help="months of history up to now (default 18)")
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument(
+        "--db", dest="bench_db", type=Path, help=f"the store to write, new or empty (default {DEFAULT_BENCH_DB})"
+    )
+    kpi = steps.add_parser(
+        "kpi",
+        help="time the city snapshot and one-unit reads against plain SQL and pandas; update docs/benchmarks.md",
+        description="Time the KPI engine on a bench store, print a markdown table and put it in the "
+        "'KPI engine' section of docs/benchmarks.md (other sections are kept).",
+    )
+    kpi.add_argument("--db", dest="bench_db", type=Path, help=f"the bench store (default {DEFAULT_BENCH_DB})")
+    kpi.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline (it loads every row into memory)")
+    kpi.add_argument("--print-only", action="store_true", help="print the table without updating docs/benchmarks.md")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from ioc.bench.generate import DEFAULT_BENCH_DB
+
+    path = args.bench_db or args.db or DEFAULT_BENCH_DB
+    if args.bench_command == "generate":
+        from ioc.bench.generate import generate_national
+
+        try:
+            result = generate_national(
+                path, dossiers=args.dossiers, tickets=args.tickets, months=args.months, seed=args.seed, stream=sys.stderr
+            )
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(
+            f"wrote {path}: {result.dossiers:,} dossiers, {result.tickets:,} tickets, {result.units:,} units, "
+            f"{result.first_day} to {result.last_day}; load {result.seconds_generate:.1f} s, "
+            f"aggregates {result.seconds_aggregates:.1f} s"
+        )
+        return 0
+    from ioc.bench.kpi import render_markdown, run_kpi_bench, write_section
+
+    if not Path(path).exists():
+        print(f"error: {path} does not exist: run `python -m ioc bench generate` first", file=sys.stderr)
+        return 2
+    report = run_kpi_bench(path, pandas_baseline=not args.no_pandas)
+    command = "python -m ioc bench kpi " + " ".join(shlex.quote(part) for part in _argv_after_kpi())
+    markdown = render_markdown(report, command.strip())
+    print(markdown)
+    if not args.print_only:
+        write_section(markdown)
+        print("wrote the KPI engine section of docs/benchmarks.md", file=sys.stderr)
+    return 0
+
+
+def _argv_after_kpi() -> list[str]:
+    argv = sys.argv[1:]
+    return argv[argv.index("kpi") + 1 :] if "kpi" in argv else []
