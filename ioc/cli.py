@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ioc.config import Config
 from ioc.db import Database, StoreLockedError
 
@@ -20,6 +22,37 @@ def _parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def _add_period_arguments(parser: argparse.ArgumentParser) -> None:
+    from kpis.period import PERIOD_NAMES
+
+    parser.add_argument("--from", dest="start", type=_parse_date, help="first local date, YYYY-MM-DD")
+    parser.add_argument("--to", dest="end", type=_parse_date, help="day after the last local date, YYYY-MM-DD")
+    parser.add_argument(
+        "--period",
+        choices=[name for name in PERIOD_NAMES if name != "custom"],
+        help="a named period as of today (instead of --from/--to)",
+    )
+
+
+def _period_from_args(args: argparse.Namespace) -> Any:
+    """The Period the arguments name, or None after printing why they don't name one."""
+    from ioc.timeutil import local_today
+    from kpis import Period
+    from kpis.period import named_period
+
+    try:
+        if args.period is not None:
+            if args.start is not None or args.end is not None:
+                raise ValueError("give either --period or --from/--to, not both")
+            return named_period(args.period, local_today())
+        if args.start is None or args.end is None:
+            raise ValueError("give --from and --to (YYYY-MM-DD), or --period")
+        return Period(args.start, args.end)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,11 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--mapping", type=Path, help="a mapping TOML (e.g. mappings/nyc311.toml)")
 
     kpi = commands.add_parser(
-        "kpi", help="print the KPI figures for a period", description="KPIs of DESIGN.md §4 for [from, to)."
+        "kpi",
+        help="print the KPI figures for a period",
+        description="KPIs of DESIGN.md §4 for [from, to), or a named period as of today. With --compare each figure "
+        "comes with the previous period's value and the change; --by breaks the main figures down; --rank ranks units.",
     )
-    kpi.add_argument("--from", dest="start", type=_parse_date, required=True, help="first local date, YYYY-MM-DD")
-    kpi.add_argument("--to", dest="end", type=_parse_date, required=True, help="day after the last local date, YYYY-MM-DD")
+    _add_period_arguments(kpi)
     kpi.add_argument("--unit", help="a unit code, or 'all' for one row per unit (default: the whole city)")
+    kpi.add_argument("--compare", action="store_true", help="add the same-length period before and the change")
+    kpi.add_argument("--by", choices=["sector", "procedure", "channel", "field", "urgency"], help="break down by")
+    kpi.add_argument("--rank", metavar="KPI", help="rank units by this rate (e.g. on_time_rate)")
+    kpi.add_argument("--group", choices=["all", "wards", "communes"], default="all", help="which units --rank ranks")
     kpi.add_argument("--format", choices=["json", "csv"], default="json")
 
     report = commands.add_parser(
@@ -58,8 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "index estimate for [from, to). CSV: UTF-8 with BOM, one header row; XLSX: laid out like the form.",
     )
     report.add_argument("--form", choices=["ii06a", "766"], required=True)
-    report.add_argument("--from", dest="start", type=_parse_date, required=True, help="first local date, YYYY-MM-DD")
-    report.add_argument("--to", dest="end", type=_parse_date, required=True, help="day after the last local date, YYYY-MM-DD")
+    _add_period_arguments(report)
     report.add_argument("--format", choices=["csv", "xlsx"], default="xlsx")
     report.add_argument("--output", help="file to write (default: <form>_<from>_<last day>.<format> here; '-' is stdout)")
     report.add_argument("--reporting-unit", help="'Đơn vị báo cáo' in the header (default: UBND thành phố <city_name>)")
@@ -102,26 +140,71 @@ def _write_kpi_rows(rows: list[dict[str, Any]], output_format: str, many: bool) 
 
 
 def run_kpi(db: Database, args: argparse.Namespace) -> int:
-    from kpis import Period, compute, compute_by_unit
+    from kpis import compute, compute_by_unit
 
+    period = _period_from_args(args)
+    if period is None:
+        return 2
+    if args.unit not in (None, "all") and db.scalar("SELECT count(*) FROM units WHERE unit_code = ?", [args.unit]) == 0:
+        print(f"error: unknown unit code '{args.unit}'", file=sys.stderr)
+        return 2
+    scope = {"from": period.start.isoformat(), "to": period.end.isoformat()}
     try:
-        period = Period(args.start, args.end)
+        if args.rank is not None or args.by is not None or args.compare:
+            rows = _kpi_table(db, period, args)
+            _write_kpi_rows([{**scope, **row} for row in rows], args.format, many=True)
+            return 0
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.unit == "all":
         frame = compute_by_unit(db, period).reset_index()
         frame = frame.drop(columns=[c for c in ("name", "full_name", "kind") if c in frame.columns])
-        rows = frame.to_dict(orient="records")
-        _write_kpi_rows([{str(k): v for k, v in row.items()} for row in rows], args.format, many=True)
+        records = frame.to_dict(orient="records")
+        _write_kpi_rows([{str(k): v for k, v in row.items()} for row in records], args.format, many=True)
         return 0
-    if args.unit is not None and db.scalar("SELECT count(*) FROM units WHERE unit_code = ?", [args.unit]) == 0:
-        print(f"error: unknown unit code '{args.unit}'", file=sys.stderr)
-        return 2
     figures = compute(db, period, args.unit)
-    row = {"unit_code": args.unit, "from": args.start.isoformat(), "to": args.end.isoformat(), **figures}
-    _write_kpi_rows([row], args.format, many=False)
+    _write_kpi_rows([{"unit_code": args.unit, **scope, **figures}], args.format, many=False)
     return 0
+
+
+def _kpi_table(db: Database, period: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Rows for --rank, --by or --compare (one of them; --rank first, then --by)."""
+    from kpis.breakdown import DOSSIER_DIMENSIONS, HOTLINE_DIMENSIONS, dossier_breakdown, hotline_breakdown
+    from kpis.compare import compare
+    from kpis.ranking import rank_units
+
+    unit_code = None if args.unit in (None, "all") else args.unit
+    if args.rank is not None:
+        ranking = rank_units(db, period, args.rank, args.group)
+        frame = pd.concat([ranking.ranked, ranking.not_ranked])
+        return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    if args.by is not None:
+        # "channel" exists in both streams: its rows say which stream they count.
+        frames: list[tuple[str, pd.DataFrame]] = []
+        if args.by in DOSSIER_DIMENSIONS:
+            frames.append(("dossiers", dossier_breakdown(db, period, args.by, unit_code)))
+        if args.by in HOTLINE_DIMENSIONS:
+            frames.append(("hotline", hotline_breakdown(db, period, args.by, unit_code)))
+        return [
+            {"stream": stream, **{str(k): v for k, v in row.items()}}
+            for stream, frame in frames
+            for row in frame.to_dict(orient="records")
+        ]
+    comparison = compare(db, period, unit_code)
+    return [
+        {
+            "unit_code": unit_code,
+            "previous_from": comparison.previous_period.start.isoformat(),
+            "previous_to": comparison.previous_period.end.isoformat(),
+            "kpi_id": change.kpi_id,
+            "current": change.current,
+            "previous": change.previous,
+            "change": change.change,
+            "change_unit": change.change_unit,
+        }
+        for change in comparison.figures.values()
+    ]
 
 
 def run_import(db: Database, args: argparse.Namespace) -> int:
@@ -160,14 +243,11 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
 def run_report(db: Database, args: argparse.Namespace) -> int:
     from ioc import export
     from ioc.timeutil import now_utc
-    from kpis import Period
     from kpis.index766 import index_766_by_unit
     from kpis.report_ii06a import build_ii06a
 
-    try:
-        period = Period(args.start, args.end)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
+    period = _period_from_args(args)
+    if period is None:
         return 2
     reporting_unit = args.reporting_unit or f"UBND thành phố {Config.load().city_name}"
     output = args.output or f"{args.form}_{period.start.isoformat()}_{period.last_day.isoformat()}.{args.format}"

@@ -77,3 +77,37 @@ def test_bad_arguments_are_clear_errors(store_path: Path) -> None:
     assert backwards.returncode == 2 and "error" in backwards.stderr
     not_a_date = run_cli("--db", str(store_path), "kpi", "--from", "3/11/2025", "--to", "2025-11-08")
     assert not_a_date.returncode == 2 and "not a date" in not_a_date.stderr
+
+
+def test_compare_breakdown_and_rank(store_path: Path) -> None:
+    args = ("--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08")
+    compared = json.loads(run_cli(*args, "--compare").stdout)
+    by_id = {row["kpi_id"]: row for row in compared}
+    # The 5 days before [3, 8 Nov) are [29 Oct, 3 Nov): nothing was received then.
+    assert (compared[0]["previous_from"], compared[0]["previous_to"]) == ("2025-10-29", "2025-11-03")
+    assert (by_id["received"]["current"], by_id["received"]["previous"], by_id["received"]["change"]) == (4, 0, 4)
+    assert by_id["on_time_rate"]["previous"] is None and by_id["on_time_rate"]["change"] is None
+
+    channels = json.loads(run_cli(*args, "--by", "channel").stdout)
+    dossier_rows = {row["key"]: row for row in channels if row["stream"] == "dossiers"}
+    assert (dossier_rows["online"]["received"], dossier_rows["in_person"]["received"], dossier_rows["postal"]["received"]) == (
+        2,
+        1,
+        1,
+    )
+
+    # Only 20194 resolved anything, and 2 dossiers are fewer than the 5 a rank needs: nobody is ranked.
+    ranked = json.loads(run_cli(*args, "--rank", "on_time_rate").stdout)
+    assert len(ranked) == 94 and all(row["rank"] is None for row in ranked)
+    bad = run_cli(*args, "--rank", "received")
+    assert bad.returncode == 2 and "cannot rank" in bad.stderr
+
+
+def test_a_named_period_or_from_and_to_but_not_both(store_path: Path) -> None:
+    this_month = run_cli("--db", str(store_path), "kpi", "--period", "this_month")
+    assert this_month.returncode == 0, this_month.stderr
+    assert json.loads(this_month.stdout)["from"].endswith("-01")
+    both = run_cli("--db", str(store_path), "kpi", "--period", "today", "--from", "2025-11-03")
+    assert both.returncode == 2 and "not both" in both.stderr
+    neither = run_cli("--db", str(store_path), "kpi")
+    assert neither.returncode == 2 and "--period" in neither.stderr
