@@ -14,6 +14,116 @@ class Migration:
     sql: str
 
 
+# The counts kept per unit and local day (kpi_daily) and per month (kpi_monthly) of migration 3;
+# frozen with it: a later change of the aggregates is a new migration, not an edit here.
+_AGGREGATE_COUNT_COLUMNS: tuple[str, ...] = (
+    "received",
+    "received_online",
+    "received_in_person",
+    "received_postal",
+    "received_with_fee",
+    "received_paid_online",
+    "received_few_supplements",
+    "finished",
+    "finished_few_supplements",
+    "resolved",
+    "resolved_early",
+    "resolved_on_time",
+    "resolved_late",
+    "resolved_digitized",
+    "withdrawn",
+    "stopped",
+    "finished_766_on_time",
+    "overdue_start",
+    "overdue_end",
+    "overdue_start_few_supplements",
+    "overdue_end_few_supplements",
+    "at_risk_start",
+    "at_risk_end",
+    "hotline_received",
+    "hotline_answered",
+    "hotline_answered_on_time",
+    "hotline_answered_late",
+    "hotline_rated",
+    "hotline_satisfied",
+    "hotline_unsatisfied_on_time",
+    "hotline_overdue_start",
+    "hotline_overdue_end",
+)
+_AGGREGATE_SQL = """
+        -- One row per accepted dossier: the local days its KPI contributions land on (kpis.aggregates).
+        CREATE TABLE kpi_dossier_facts (
+            dossier_id VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            received_day DATE NOT NULL,
+            finished_day DATE,
+            due_day DATE,
+            overdue_start_day DATE,
+            overdue_end_day DATE,
+            at_risk_start_day DATE,
+            at_risk_end_day DATE,
+            processing_days INTEGER,
+            has_fee BOOLEAN NOT NULL,
+            paid_online BOOLEAN NOT NULL,
+            few_supplements BOOLEAN NOT NULL,
+            digitized_result BOOLEAN NOT NULL,
+            on_time_766_if_ended BOOLEAN NOT NULL
+        );
+
+        -- One row per hotline ticket that is not rejected.
+        CREATE TABLE kpi_hotline_facts (
+            ticket_id VARCHAR NOT NULL,
+            unit_code VARCHAR NOT NULL,
+            received_day DATE NOT NULL,
+            answered_day DATE,
+            overdue_start_day DATE,
+            overdue_end_day DATE,
+            answered_on_time BOOLEAN,
+            rating VARCHAR,
+            response_seconds DOUBLE
+        );
+
+        -- Per unit and local day: how many items start or end each counted state on that day.
+        CREATE TABLE kpi_daily (
+            unit_code VARCHAR NOT NULL,
+            day DATE NOT NULL,
+{count_columns}            PRIMARY KEY (unit_code, day)
+        );
+
+        -- Resolved dossiers per unit, finished day and processing working days: exact medians and p90.
+        CREATE TABLE kpi_processing_days (
+            unit_code VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            processing_days INTEGER NOT NULL,
+            dossiers BIGINT NOT NULL,
+            PRIMARY KEY (unit_code, day, processing_days)
+        );
+
+        -- The same counts per calendar month (month = its first day), so long periods read few rows.
+        CREATE TABLE kpi_monthly (
+            unit_code VARCHAR NOT NULL,
+            month DATE NOT NULL,
+{count_columns}            PRIMARY KEY (unit_code, month)
+        );
+        CREATE TABLE kpi_processing_days_monthly (
+            unit_code VARCHAR NOT NULL,
+            month DATE NOT NULL,
+            processing_days INTEGER NOT NULL,
+            dossiers BIGINT NOT NULL,
+            PRIMARY KEY (unit_code, month, processing_days)
+        );
+
+        -- 'ready' while the aggregates match the items; a store with items from before this migration
+        -- starts 'stale' until kpis.aggregates.rebuild_aggregates runs.
+        INSERT INTO meta
+        SELECT 'kpi_aggregates',
+               CASE WHEN (SELECT count(*) FROM dossiers) + (SELECT count(*) FROM hotline_tickets) = 0
+                    THEN 'ready' ELSE 'stale' END;
+""".format(count_columns="".join(f"            {column} BIGINT NOT NULL DEFAULT 0,\n" for column in _AGGREGATE_COUNT_COLUMNS))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -154,142 +264,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3,
         "KPI aggregates: per-item facts and per-unit, per-local-day counts maintained after each ingest (kpis.aggregates)",
-        """
-        -- One row per accepted dossier: the local days its KPI contributions land on (kpis.aggregates).
-        CREATE TABLE kpi_dossier_facts (
-            dossier_id VARCHAR NOT NULL,
-            unit_code VARCHAR NOT NULL,
-            status VARCHAR NOT NULL,
-            channel VARCHAR NOT NULL,
-            received_day DATE NOT NULL,
-            finished_day DATE,
-            due_day DATE,
-            overdue_start_day DATE,
-            overdue_end_day DATE,
-            at_risk_start_day DATE,
-            at_risk_end_day DATE,
-            processing_days INTEGER,
-            has_fee BOOLEAN NOT NULL,
-            paid_online BOOLEAN NOT NULL,
-            few_supplements BOOLEAN NOT NULL,
-            digitized_result BOOLEAN NOT NULL,
-            on_time_766_if_ended BOOLEAN NOT NULL
-        );
-
-        -- One row per hotline ticket that is not rejected.
-        CREATE TABLE kpi_hotline_facts (
-            ticket_id VARCHAR NOT NULL,
-            unit_code VARCHAR NOT NULL,
-            received_day DATE NOT NULL,
-            answered_day DATE,
-            overdue_start_day DATE,
-            overdue_end_day DATE,
-            answered_on_time BOOLEAN,
-            rating VARCHAR,
-            response_seconds DOUBLE
-        );
-
-        -- Per unit and local day: how many items start or end each counted state on that day.
-        CREATE TABLE kpi_daily (
-            unit_code VARCHAR NOT NULL,
-            day DATE NOT NULL,
-            received BIGINT NOT NULL DEFAULT 0,
-            received_online BIGINT NOT NULL DEFAULT 0,
-            received_in_person BIGINT NOT NULL DEFAULT 0,
-            received_postal BIGINT NOT NULL DEFAULT 0,
-            received_with_fee BIGINT NOT NULL DEFAULT 0,
-            received_paid_online BIGINT NOT NULL DEFAULT 0,
-            received_few_supplements BIGINT NOT NULL DEFAULT 0,
-            finished BIGINT NOT NULL DEFAULT 0,
-            finished_few_supplements BIGINT NOT NULL DEFAULT 0,
-            resolved BIGINT NOT NULL DEFAULT 0,
-            resolved_early BIGINT NOT NULL DEFAULT 0,
-            resolved_on_time BIGINT NOT NULL DEFAULT 0,
-            resolved_late BIGINT NOT NULL DEFAULT 0,
-            resolved_digitized BIGINT NOT NULL DEFAULT 0,
-            withdrawn BIGINT NOT NULL DEFAULT 0,
-            stopped BIGINT NOT NULL DEFAULT 0,
-            finished_766_on_time BIGINT NOT NULL DEFAULT 0,
-            overdue_start BIGINT NOT NULL DEFAULT 0,
-            overdue_end BIGINT NOT NULL DEFAULT 0,
-            overdue_start_few_supplements BIGINT NOT NULL DEFAULT 0,
-            overdue_end_few_supplements BIGINT NOT NULL DEFAULT 0,
-            at_risk_start BIGINT NOT NULL DEFAULT 0,
-            at_risk_end BIGINT NOT NULL DEFAULT 0,
-            hotline_received BIGINT NOT NULL DEFAULT 0,
-            hotline_answered BIGINT NOT NULL DEFAULT 0,
-            hotline_answered_on_time BIGINT NOT NULL DEFAULT 0,
-            hotline_answered_late BIGINT NOT NULL DEFAULT 0,
-            hotline_rated BIGINT NOT NULL DEFAULT 0,
-            hotline_satisfied BIGINT NOT NULL DEFAULT 0,
-            hotline_unsatisfied_on_time BIGINT NOT NULL DEFAULT 0,
-            hotline_overdue_start BIGINT NOT NULL DEFAULT 0,
-            hotline_overdue_end BIGINT NOT NULL DEFAULT 0,
-            PRIMARY KEY (unit_code, day)
-        );
-
-        -- Resolved dossiers per unit, finished day and processing working days: exact medians and p90.
-        CREATE TABLE kpi_processing_days (
-            unit_code VARCHAR NOT NULL,
-            day DATE NOT NULL,
-            processing_days INTEGER NOT NULL,
-            dossiers BIGINT NOT NULL,
-            PRIMARY KEY (unit_code, day, processing_days)
-        );
-
-        -- The same counts per calendar month (month = its first day), so long periods read few rows.
-        CREATE TABLE kpi_monthly (
-            unit_code VARCHAR NOT NULL,
-            month DATE NOT NULL,
-            received BIGINT NOT NULL DEFAULT 0,
-            received_online BIGINT NOT NULL DEFAULT 0,
-            received_in_person BIGINT NOT NULL DEFAULT 0,
-            received_postal BIGINT NOT NULL DEFAULT 0,
-            received_with_fee BIGINT NOT NULL DEFAULT 0,
-            received_paid_online BIGINT NOT NULL DEFAULT 0,
-            received_few_supplements BIGINT NOT NULL DEFAULT 0,
-            finished BIGINT NOT NULL DEFAULT 0,
-            finished_few_supplements BIGINT NOT NULL DEFAULT 0,
-            resolved BIGINT NOT NULL DEFAULT 0,
-            resolved_early BIGINT NOT NULL DEFAULT 0,
-            resolved_on_time BIGINT NOT NULL DEFAULT 0,
-            resolved_late BIGINT NOT NULL DEFAULT 0,
-            resolved_digitized BIGINT NOT NULL DEFAULT 0,
-            withdrawn BIGINT NOT NULL DEFAULT 0,
-            stopped BIGINT NOT NULL DEFAULT 0,
-            finished_766_on_time BIGINT NOT NULL DEFAULT 0,
-            overdue_start BIGINT NOT NULL DEFAULT 0,
-            overdue_end BIGINT NOT NULL DEFAULT 0,
-            overdue_start_few_supplements BIGINT NOT NULL DEFAULT 0,
-            overdue_end_few_supplements BIGINT NOT NULL DEFAULT 0,
-            at_risk_start BIGINT NOT NULL DEFAULT 0,
-            at_risk_end BIGINT NOT NULL DEFAULT 0,
-            hotline_received BIGINT NOT NULL DEFAULT 0,
-            hotline_answered BIGINT NOT NULL DEFAULT 0,
-            hotline_answered_on_time BIGINT NOT NULL DEFAULT 0,
-            hotline_answered_late BIGINT NOT NULL DEFAULT 0,
-            hotline_rated BIGINT NOT NULL DEFAULT 0,
-            hotline_satisfied BIGINT NOT NULL DEFAULT 0,
-            hotline_unsatisfied_on_time BIGINT NOT NULL DEFAULT 0,
-            hotline_overdue_start BIGINT NOT NULL DEFAULT 0,
-            hotline_overdue_end BIGINT NOT NULL DEFAULT 0,
-            PRIMARY KEY (unit_code, month)
-        );
-        CREATE TABLE kpi_processing_days_monthly (
-            unit_code VARCHAR NOT NULL,
-            month DATE NOT NULL,
-            processing_days INTEGER NOT NULL,
-            dossiers BIGINT NOT NULL,
-            PRIMARY KEY (unit_code, month, processing_days)
-        );
-
-        -- 'ready' while the aggregates match the items; a store with items from before this migration
-        -- starts 'stale' until kpis.aggregates.rebuild_aggregates runs.
-        INSERT INTO meta
-        SELECT 'kpi_aggregates',
-               CASE WHEN (SELECT count(*) FROM dossiers) + (SELECT count(*) FROM hotline_tickets) = 0
-                    THEN 'ready' ELSE 'stale' END;
-        """,
+        _AGGREGATE_SQL,
     ),
 )
 
