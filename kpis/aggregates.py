@@ -43,7 +43,7 @@ from ioc.db import Database
 from ioc.model import NOT_ACCEPTED_STATUSES, RESOLVED_STATUSES
 from kpis.compute import COUNT_IDS, OUTPUT_IDS, UNIT_COLUMNS, period_calendar
 from kpis.period import Period, shift_months
-from kpis.sql import in_list
+from kpis.sql import DOSSIER_DAYS_FROM, in_list
 
 READY = "ready"
 AGGREGATE_TABLES = (
@@ -124,12 +124,7 @@ base AS (
         d.paid_online,
         d.supplement_count <= 1 AS few_supplements,
         d.digitized AND d.e_result AS digitized_result,
-        CAST(timezone($tz, d.received_at) AS DATE) AS received_day,
-        CAST(timezone($tz, d.finished_at) AS DATE) AS finished_day,
-        CAST(timezone($tz, d.due_at) AS DATE) AS due_day,
-        CAST(timezone($tz, d.finished_at - to_seconds(d.paused_seconds)) AS DATE) AS paused_finished_day
-    FROM dossiers d
-    LEFT JOIN procedures p ON p.procedure_code = d.procedure_code
+        {DOSSIER_DAYS_FROM}
     WHERE d.status NOT IN ({in_list(NOT_ACCEPTED_STATUSES)}) {{key_filter}}
 ),
 with_risk AS (

@@ -102,6 +102,16 @@ def _group_column(by_unit: bool, group_by: str | None, allowed: tuple[str, ...])
     return column
 
 
+DOSSIER_DAYS_FROM = """CAST(timezone($tz, d.received_at) AS DATE) AS received_day,
+        CAST(timezone($tz, d.finished_at) AS DATE) AS finished_day,
+        CAST(timezone($tz, d.due_at) AS DATE) AS due_day,
+        CAST(timezone($tz, d.finished_at - to_seconds(d.paused_seconds)) AS DATE) AS paused_finished_day
+    FROM dossiers d
+    LEFT JOIN procedures p ON p.procedure_code = d.procedure_code"""
+"""The local dates of a dossier's received, finished, due and pause-adjusted finished instants (DESIGN §4:
+dates are local dates in Asia/Ho_Chi_Minh), with its procedure joined: shared by every dossier query."""
+
+
 def _select(aggregates: tuple[tuple[str, str], ...], group_column: str | None) -> tuple[str, str]:
     columns = ",\n    ".join(f"{expression} AS {name}" for name, expression in aggregates)
     if group_column is not None:
@@ -140,12 +150,7 @@ WITH dossier_days AS (
         coalesce(p.has_fee, FALSE) AS has_fee,
         d.status NOT IN ({in_list(NOT_ACCEPTED_STATUSES)}) AS accepted,
         d.status IN ({in_list(RESOLVED_STATUSES)}) AS resolved_status,
-        CAST(timezone($tz, d.received_at) AS DATE) AS received_day,
-        CAST(timezone($tz, d.finished_at) AS DATE) AS finished_day,
-        CAST(timezone($tz, d.due_at) AS DATE) AS due_day,
-        CAST(timezone($tz, d.finished_at - to_seconds(d.paused_seconds)) AS DATE) AS paused_finished_day
-    FROM dossiers d
-    LEFT JOIN procedures p ON p.procedure_code = d.procedure_code
+        {DOSSIER_DAYS_FROM}
     WHERE d.received_at < $to_at
       AND (d.finished_at IS NULL OR d.finished_at >= $from_at)
       {unit_filter}
