@@ -15,7 +15,18 @@ def open_store(path: str | Path) -> Database:
     ensure_reference(db)
     if db.scalar("SELECT count(*) FROM calendar_days") == 0 or _overrides_changed(db):
         sync_calendar_table(db)
+        _rebuild_aggregates_on_the_new_calendar(db)
     return db
+
+
+def _rebuild_aggregates_on_the_new_calendar(db: Database) -> None:
+    # The KPI aggregates hold working-day facts (at-risk windows, processing days), so a changed
+    # calendar makes them wrong until they are rebuilt from the items.
+    from kpis.aggregates import aggregates_ready, rebuild_aggregates
+
+    has_items = db.scalar("SELECT (SELECT count(*) FROM dossiers) + (SELECT count(*) FROM hotline_tickets)")
+    if has_items and aggregates_ready(db):
+        rebuild_aggregates(db)
 
 
 def _overrides_changed(db: Database) -> bool:

@@ -111,3 +111,45 @@ def test_a_second_process_gets_a_clear_error_while_the_store_is_open(tmp_path: P
         assert "in use by another process" in proc.stderr
     finally:
         db.close()
+
+
+def test_a_new_calendar_override_rebuilds_the_kpi_aggregates_on_reopen(tmp_path: Path) -> None:
+    from datetime import date
+
+    from connectors.base import DOSSIERS, Batch, ingest_batches
+    from kpis import Period, compute
+    from kpis.aggregates import compute_from_aggregates
+
+    path = tmp_path / "calendar.duckdb"
+    db = open_store(path)
+    base = {"unit_code": "20194", "channel": "online", "received_at": "2026-11-02T08:00:00"}
+    rows = [
+        # Due Wed 4 Nov, still in progress.
+        {**base, "dossier_id": "OPEN", "status": "processing", "due_at": "2026-11-04T17:00:00"},
+        # Finished Thu 5 Nov: 3 working days after Mon 2 Nov (3, 4, 5 Nov).
+        {
+            **base,
+            "dossier_id": "DONE",
+            "status": "resolved",
+            "due_at": "2026-11-06T17:00:00",
+            "finished_at": "2026-11-05T10:00:00",
+        },
+    ]
+    ingest_batches(db, "test", [Batch(DOSSIERS, rows)])
+    as_of_3_nov = Period(date(2026, 11, 2), date(2026, 11, 3))
+    week = Period(date(2026, 11, 2), date(2026, 11, 9))
+    # As of 3 Nov the first working day on or after it is 3 Nov itself, before the due day: not at risk.
+    assert compute_from_aggregates(db, as_of_3_nov)["at_risk"] == 0
+    assert compute_from_aggregates(db, week)["processing_days_median"] == 3
+    db.execute_write("INSERT INTO calendar_overrides VALUES ('2026-11-03', 'day_off', 'local decision')")
+    db.close()
+
+    reopened = open_store(path)
+    try:
+        # With 3 Nov off, the first working day on or after it is the due day: at risk; and 2 processing days.
+        assert compute(reopened, as_of_3_nov)["at_risk"] == 1
+        assert compute(reopened, week)["processing_days_median"] == 2
+        for period in (as_of_3_nov, week):
+            assert compute_from_aggregates(reopened, period) == compute(reopened, period)
+    finally:
+        reopened.close()
