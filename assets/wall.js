@@ -1,4 +1,4 @@
-/* Wall screens and ?kiosk=1: kiosk class, a clock that ticks in the browser, and a lost-connection banner that clears itself. */
+/* Wall screens and ?kiosk=1: kiosk class, a clock that ticks in the browser, a lost-connection banner that clears itself, and the SVG map and chart. */
 (function () {
   "use strict";
   var POLL_MS = 5000;          // how often a wall checks the server is there
@@ -109,18 +109,74 @@
       });
   }
 
-  // Plotly (4.6 MB) is normally asked for only once the first chart mounts; on a wall every screen has a
-  // chart, so start the download while the page's own scripts load (about 0.5 s sooner on first paint).
-  function preloadPlotly() {
-    if (!isWall() || document.getElementById("wall-preload-plotly")) return;
-    var link = document.createElement("link");
-    link.id = "wall-preload-plotly";
-    link.rel = "preload";
-    link.as = "script";
-    link.href = prefix() + "_dash-component-suites/plotly/package_data/plotly.min.js";
-    document.head.appendChild(link);
+  // The map and the flow chart are SVG built here from element trees the server sends (layouts/wall_svg.py),
+  // so a wall never loads plotly.js. Text goes in with textContent and only SVG drawing tags and plain
+  // attributes are accepted: nothing the server sends is ever parsed as markup.
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var SVG_TAGS = { svg: 1, g: 1, path: 1, rect: 1, line: 1, polyline: 1, text: 1, tspan: 1, title: 1 };
+  function buildSvg(spec) {
+    if (!spec || !SVG_TAGS[spec.tag]) return null;
+    var element = document.createElementNS(SVG_NS, spec.tag);
+    var attrs = spec.attrs || {};
+    for (var name in attrs) {
+      if (Object.prototype.hasOwnProperty.call(attrs, name) && !/^on|href$|^style$/i.test(name)) {
+        element.setAttribute(name, String(attrs[name]));
+      }
+    }
+    if (spec.text !== undefined && spec.text !== null) element.textContent = String(spec.text);
+    var children = spec.children || [];
+    for (var i = 0; i < children.length; i++) {
+      var child = buildSvg(children[i]);
+      if (child) element.appendChild(child);
+    }
+    return element;
   }
-  preloadPlotly();
+  function paintMap(svg, paint) {
+    // Only colours and icons change on a refresh: attributes set in place, so nothing flickers.
+    var fills = (paint && paint.fills) || {};
+    var icons = (paint && paint.icons) || {};
+    var units = svg.querySelectorAll("path[data-unit-code]");
+    for (var i = 0; i < units.length; i++) {
+      var fill = fills[units[i].getAttribute("data-unit-code")];
+      if (fill && units[i].getAttribute("fill") !== fill) units[i].setAttribute("fill", fill);
+      if (fill) units[i].setAttribute("data-painted", "1");
+    }
+    var marks = svg.querySelectorAll("text[data-icon-for]");
+    for (var j = 0; j < marks.length; j++) {
+      var icon = icons[marks[j].getAttribute("data-icon-for")] || "";
+      if (marks[j].textContent !== icon) marks[j].textContent = icon;
+    }
+  }
+  function drawInto(target, tree, paint, tries) {
+    var box = document.getElementById(target);
+    if (!box) {
+      // The box mounts with the page; a callback may run a frame before it is in the document.
+      if ((tries || 0) < 120) requestAnimationFrame(function () { drawInto(target, tree, paint, (tries || 0) + 1); });
+      return;
+    }
+    if (!tree || !tree.svg) return;
+    var svg = box.querySelector(":scope > svg");
+    if (!svg || svg.getAttribute("data-key") !== tree.key) {
+      var next = buildSvg(tree.svg);
+      next.setAttribute("data-key", tree.key);
+      if (paint) paintMap(next, paint);  // painted before it is shown: no grey frame
+      if (svg) box.replaceChild(next, svg);
+      else box.appendChild(next);
+    } else if (paint) {
+      paintMap(svg, paint);
+    }
+  }
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.wall = {
+    drawMap: function (shape, paint, target) {
+      drawInto(target, shape, paint || {}, 0);
+      return window.dash_clientside.no_update;
+    },
+    drawChart: function (chart, target) {
+      drawInto(target, chart, null, 0);
+      return window.dash_clientside.no_update;
+    },
+  };
 
   function start() {
     markKiosk();

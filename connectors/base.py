@@ -16,6 +16,7 @@ import pandas as pd
 
 from ioc.calendar import calendar_from_store
 from ioc.canonical import Normalizer, Reference, RowError, normalize_dossier, normalize_hotline
+from ioc.canonical_fast import FrameNormalizer, normalize_dossier_frame
 from ioc.db import Database
 from ioc.model import DOSSIER_COLUMNS, HOTLINE_COLUMNS
 from ioc.timeutil import now_utc
@@ -23,6 +24,8 @@ from kpis.aggregates import refresh_aggregates
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Below this many rows building a DataFrame costs more than the per-row normaliser.
+FAST_PATH_MIN_ROWS = 2_000
 WRITE_MODES = ("merge",)  # merge by primary key, the newest updated_at wins (the only mode the store needs)
 
 
@@ -36,9 +39,13 @@ class Target:
     columns: tuple[str, ...]
     normalize: Normalizer
     events_table: str | None = None
+    # Whole-frame fast path for large batches; rows it does not take go through ``normalize`` one by one.
+    normalize_frame: FrameNormalizer | None = None
 
 
-DOSSIERS = Target("dossiers", "dossiers", "dossier_id", DOSSIER_COLUMNS, normalize_dossier, "dossier_events")
+DOSSIERS = Target(
+    "dossiers", "dossiers", "dossier_id", DOSSIER_COLUMNS, normalize_dossier, "dossier_events", normalize_dossier_frame
+)
 HOTLINE = Target("hotline", "hotline_tickets", "ticket_id", HOTLINE_COLUMNS, normalize_hotline)
 TARGETS = {target.name: target for target in (DOSSIERS, HOTLINE)}
 
@@ -194,20 +201,14 @@ def write_batch(
     result = BatchResult(rows_read=len(batch.rows))
     if batch.units:
         reference = register_units(conn, batch.units, reference)
-    newest: dict[str, dict[str, Any]] = {}
-    for raw in batch.rows:
-        try:
-            row = target.normalize(raw, reference, connector, ingested_at)
-        except RowError as error:
-            result.rejects.append((_raw_text(raw), str(error)))
-            continue
-        key = row[target.primary_key]
-        kept = newest.get(key)
-        if kept is None or row["updated_at"] >= kept["updated_at"]:
-            newest[key] = row
+    frame = _normalized_frame(batch.rows, target, reference, connector, ingested_at, result)
     result.rows_rejected = len(result.rejects)
-    if newest:
-        result.rows_upserted = _merge(conn, target, list(newest.values()))
+    keys: list[str] = []
+    if len(frame):
+        # Per key the newest updated_at wins, and among equals the later row (as the per-row loop did).
+        frame = frame.sort_values(["updated_at", "_position"], kind="stable").drop_duplicates(target.primary_key, keep="last")
+        keys = frame[target.primary_key].tolist()
+        result.rows_upserted = _merge(conn, target, frame.drop(columns="_position"))
     for raw_text, reason in result.rejects:
         conn.execute(
             "INSERT INTO rejects VALUES (nextval('reject_ids'), ?, ?, ?, ?, ?)",
@@ -216,8 +217,43 @@ def write_batch(
     if batch.cursor is not None:
         save_cursor(conn, connector, batch.cursor, ingested_at)
     # Same transaction: the KPI aggregates move with the rows (old contribution out, new one in).
-    refresh_aggregates(conn, target.name, newest)
+    refresh_aggregates(conn, target.name, keys)
     return result
+
+
+def _normalized_frame(
+    rows: Sequence[Mapping[str, Any]],
+    target: Target,
+    reference: Reference,
+    connector: str,
+    ingested_at: datetime,
+    result: BatchResult,
+) -> pd.DataFrame:
+    """The batch's canonical rows with their ``_position``; rejects (in row order) are appended to ``result``."""
+    parts: list[pd.DataFrame] = []
+    slow_positions: Iterable[int] = range(len(rows))
+    if target.normalize_frame is not None and len(rows) >= FAST_PATH_MIN_ROWS:
+        fast, slow_positions = target.normalize_frame(pd.DataFrame(list(rows)), reference, connector, ingested_at)
+        parts.append(fast.assign(_position=fast.index.to_numpy()))
+    slow_rows: list[dict[str, Any]] = []
+    for position in slow_positions:
+        raw = rows[position]
+        try:
+            row = target.normalize(raw, reference, connector, ingested_at)
+        except RowError as error:
+            result.rejects.append((_raw_text(raw), str(error)))
+            continue
+        row["_position"] = position
+        slow_rows.append(row)
+    if slow_rows:
+        slow = pd.DataFrame(slow_rows, columns=[*target.columns, "_position"])
+        for column in target.columns:
+            if column.endswith("_at"):
+                slow[column] = pd.to_datetime(slow[column], utc=True).astype("datetime64[us, UTC]")
+        parts.append(slow)
+    if not parts:
+        return pd.DataFrame(columns=[*target.columns, "_position"])
+    return pd.concat([part for part in parts if len(part)] or parts, ignore_index=True)
 
 
 def register_units(conn: duckdb.DuckDBPyConnection, units: Sequence[Mapping[str, Any]], reference: Reference) -> Reference:
@@ -234,8 +270,7 @@ def register_units(conn: duckdb.DuckDBPyConnection, units: Sequence[Mapping[str,
     return dataclasses.replace(reference, unit_codes=reference.unit_codes | {code for code, *_ in records})
 
 
-def _merge(conn: duckdb.DuckDBPyConnection, target: Target, rows: list[dict[str, Any]]) -> int:
-    frame = pd.DataFrame(rows, columns=list(target.columns))
+def _merge(conn: duckdb.DuckDBPyConnection, target: Target, frame: pd.DataFrame) -> int:
     key = target.primary_key
     conn.register("incoming_frame", frame)
     try:

@@ -205,7 +205,10 @@ def guarded_target(
             log.valid += 1
         return result
 
-    return dataclasses.replace(base, normalize=normalize)
+    # The whole-frame fast path sends ROW_PROBLEM rows to this normaliser; with a prepare step or a log it
+    # would bypass them, so it is only kept for the plain guard (canonical files).
+    fast = base.normalize_frame if prepare is None and log is None else None
+    return dataclasses.replace(base, normalize=normalize, normalize_frame=fast)
 
 
 @dataclass(frozen=True)
@@ -284,23 +287,27 @@ class SourceMapping:
 
     def to_canonical(self, row: Mapping[str, Any], unit_names: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The canonical-named row for the normaliser, or RowError naming the canonical and the source column."""
-        out: dict[str, Any] = {}
-        for canonical, rule in self.rules.items():
-            value = self._value_map(canonical, rule.raw_value(row))
-            if value is None:
-                out[canonical] = None
-                continue
-            where = f"{canonical} ({rule.columns[0]})" if rule.columns else canonical
-            if canonical in TIMESTAMP_COLUMNS:
-                value = self._timestamp(value, rule, where)
-            elif rule.round_to is not None:
-                value = _rounded(value, rule.round_to, where)
-            elif canonical == "unit_code":
-                value = self._unit_code(value, unit_names)
-            out[canonical] = value if isinstance(value, datetime | float | int) else str(value)
+        out = {canonical: self.canonical_value(row, canonical, unit_names) for canonical in self.rules}
         if self.source and not out.get("source"):
             out["source"] = self.source
         return out
+
+    def canonical_value(self, row: Mapping[str, Any], canonical: str, unit_names: Mapping[str, str] | None = None) -> Any:
+        """One canonical column of ``row`` (None when the mapping has no rule for it), or RowError."""
+        rule = self.rules.get(canonical)
+        if rule is None:
+            return None
+        value = self._value_map(canonical, rule.raw_value(row))
+        if value is None:
+            return None
+        where = f"{canonical} ({rule.columns[0]})" if rule.columns else canonical
+        if canonical in TIMESTAMP_COLUMNS:
+            value = self._timestamp(value, rule, where)
+        elif rule.round_to is not None:
+            value = _rounded(value, rule.round_to, where)
+        elif canonical == "unit_code":
+            value = self._unit_code(value, unit_names)
+        return value if isinstance(value, datetime | float | int) else str(value)
 
     def _unit_code(self, value: Any, unit_names: Mapping[str, str] | None) -> str:
         text = str(value).strip()

@@ -142,16 +142,47 @@ def _open311(db: Database, config: SourceConfig) -> Connector:
     return Open311Connector.from_config(config)
 
 
-# Each kind builds its connector from a SourceConfig; the file-drop connector joins here when it lands.
+def _json_http(db: Database, config: SourceConfig) -> Connector:
+    from connectors.json_http import JsonHttpConnector
+
+    return JsonHttpConnector.from_config(db, config)
+
+
+def _file_drop(db: Database, config: SourceConfig) -> Connector:
+    from connectors.files import FileDropConnector
+    from connectors.mapping import load_mapping
+
+    unknown = set(config.options) - {"folder", "mapping", "settle_seconds"}
+    if unknown:
+        raise SourceConfigError(f"source '{config.name}' (kind file_drop): unknown option(s) {', '.join(sorted(unknown))}")
+    return FileDropConnector(
+        project_path(config.require("folder")),
+        load_mapping(project_path(config.require("mapping"))),
+        db=db,
+        name=config.name,
+        interval_seconds=config.interval_seconds,
+        settle_seconds=float(config.option("settle_seconds", 5.0)),
+    )
+
+
+def project_path(value: Any) -> Path:
+    """A path from the sources file: relative paths are relative to the project root."""
+    path = Path(str(value))
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+# Each kind builds its connector from a SourceConfig.
 CONNECTOR_KINDS: dict[str, Callable[[Database, SourceConfig], Connector]] = {
     "simulator": _simulator,
     "sql": _sql,
     "open311": _open311,
+    "json_http": _json_http,
+    "file_drop": _file_drop,
 }
 
 
 def build_connector(db: Database, config: SourceConfig) -> Connector:
-    """The connector a source declares; SQL and Open311 connectors are named after the source (cursor and health per source).
+    """The connector a source declares; every kind but the simulator is named after the source (cursor and health per source).
 
     The simulator keeps its fixed name, under which its cursor and sample history are stored.
     """

@@ -105,6 +105,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.legend_bad": ("Chậm < {watch}", "Poor < {watch}"),
     "wall.legend_no_data": ("Chưa đủ dữ liệu", "Not enough data"),
     "wall.legend_selected": ("Đơn vị đang xem", "This unit"),
+    "wall.status_watch_short": ("Theo dõi", "Watch"),
+    "wall.legend_inset": ("Hoàng Sa: ô phụ, không theo tỷ lệ", "Hoàng Sa: inset, not to scale"),
     "wall.best_worst": ("Đơn vị cao nhất và thấp nhất", "Best and worst units"),
     "wall.hotline_by_field": ("Phản ánh chưa trả lời theo lĩnh vực", "Open hotline items by field"),
     "wall.hotline_within": ("Trong hạn", "Within due date"),

@@ -11,6 +11,7 @@ from ioc.i18n import normalize_lang, t
 from ioc.wall import city_wall
 from ioc.web import VERSION_STORE, get_config, get_db, today
 from layouts import wall_parts as parts
+from layouts import wall_svg
 from layouts.components import page_id
 
 dash.register_page(
@@ -27,6 +28,9 @@ HOTLINE = page_id(__name__, "hotline")
 ALERTS = page_id(__name__, "alerts")
 # Six units each side stay legible at wall type size; the full ranking is on /.
 RANKED_PER_SIDE = 6
+# The map's and chart's boxes in px at 1920×1080 (their SVG scales with the screen from there).
+MAP_BOX = (632, 468)
+FLOW_BOX = (612, 248)
 
 
 def _figures(lang: str) -> tuple[Any, ...]:
@@ -34,10 +38,10 @@ def _figures(lang: str) -> tuple[Any, ...]:
     best, worst = parts.best_and_worst(snapshot["ranking"], RANKED_PER_SIDE)
     return (
         parts.wall_tiles(__name__, snapshot, lang),
-        parts.map_figure(snapshot["ranking"], lang),
+        parts.map_paint(snapshot["ranking"]),
         parts.ranking_list(page_id(__name__, "best-table"), best, lang),
         parts.ranking_list(page_id(__name__, "worst-table"), worst, lang),
-        parts.wall_flow_figure(snapshot["flow"], lang),
+        wall_svg.flow_chart(snapshot["flow"], lang, *FLOW_BOX),
         parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang),
         parts.unit_alerts(snapshot["alerts"], lang),
     )
@@ -45,7 +49,8 @@ def _figures(lang: str) -> tuple[Any, ...]:
 
 def content(lang: str) -> html.Div:
     """The whole screen (also a slide of /wall/rotate)."""
-    tiles, map_fig, best, worst, flow, hotline, alerts = _figures(lang)
+    tiles, paint, best, worst, flow, hotline, alerts = _figures(lang)
+    shape = wall_svg.map_shape(*MAP_BOX, lang)
     return html.Div(
         [
             dcc.Store(id=PARAMS, data={"lang": lang}),
@@ -53,7 +58,9 @@ def content(lang: str) -> html.Div:
             html.Div(tiles, id=TILES, className="kpi-grid wall-tiles"),
             html.Div(
                 [
-                    parts.panel(t("wall.map_title", lang), [parts.graph(MAP, map_fig), parts.map_legend(lang)], "wall-map"),
+                    parts.panel(
+                        t("wall.map_title", lang), [parts.svg_box(MAP, shape, paint), parts.map_legend(lang)], "wall-map"
+                    ),
                     parts.panel(
                         t("wall.best_worst", lang),
                         [
@@ -66,7 +73,7 @@ def content(lang: str) -> html.Div:
                     ),
                     html.Div(
                         [
-                            parts.panel(t("flow.title", lang), parts.graph(FLOW, flow), "wall-flow"),
+                            parts.panel(t("flow.title", lang), parts.svg_box(FLOW, flow), "wall-flow"),
                             parts.panel(t("wall.hotline_by_field", lang), html.Div(hotline, id=HOTLINE), "wall-hotline"),
                         ],
                         className="wall-column",
@@ -87,10 +94,10 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
 
 @dash.callback(
     Output(TILES, "children"),
-    Output(MAP, "figure"),
+    Output(f"{MAP}-paint", "data"),
     Output(BEST, "children"),
     Output(WORST, "children"),
-    Output(FLOW, "figure"),
+    Output(f"{FLOW}-svg", "data"),
     Output(HOTLINE, "children"),
     Output(ALERTS, "children"),
     Input(VERSION_STORE, "data"),
@@ -98,8 +105,9 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     prevent_initial_call=True,
 )
 def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, ...]:
-    """New data version: children and figures change in place (Plotly.react), a wall never reloads."""
+    """New data version: children, map colours and the chart change in place, a wall never reloads."""
     return _figures(normalize_lang((params or {}).get("lang")))
 
 
 parts.register_header_callback(__name__, PARAMS)
+parts.register_svg_callbacks(MAP, FLOW)

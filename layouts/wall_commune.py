@@ -11,6 +11,7 @@ from ioc.i18n import normalize_lang, t
 from ioc.wall import unit_wall
 from ioc.web import VERSION_STORE, get_db, now, today
 from layouts import wall_parts as parts
+from layouts import wall_svg
 from layouts.components import page_id
 
 dash.register_page(
@@ -33,6 +34,9 @@ ALERTS = page_id(__name__, "alerts")
 # Rows that fit their panels at 16:9 with wall type size (the rest is counted as "+ N more").
 DOSSIER_ROWS = 6
 HOTLINE_ROWS = 4
+# The map's and chart's boxes in px at 1920×1080 (their SVG scales with the screen from there).
+MAP_BOX = (536, 468)
+FLOW_BOX = (656, 182)
 
 
 def _rank_text(snapshot: dict[str, Any], lang: str) -> str:
@@ -51,8 +55,8 @@ def _figures(code: str, lang: str) -> tuple[Any, ...] | None:
     return (
         _rank_text(snapshot, lang),
         parts.wall_tiles(__name__, snapshot, lang),
-        parts.map_figure(snapshot["ranking"], lang, selected=code),
-        parts.wall_flow_figure(snapshot["flow"], lang),
+        parts.map_paint(snapshot["ranking"]),
+        wall_svg.flow_chart(snapshot["flow"], lang, *FLOW_BOX),
         parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang),
         parts.dossier_list(page_id(__name__, "dossier-table"), snapshot["dossiers"], dossiers_total, lang, DOSSIER_ROWS),
         parts.hotline_list(
@@ -77,7 +81,7 @@ def content(code: str, lang: str) -> html.Div:
     figures = _figures(code, lang) if code else None
     if figures is None:
         return not_found(code, lang)
-    rank, tiles, map_fig, flow, hotline_chart, dossiers, hotline, alerts, full_name = figures
+    rank, tiles, paint, flow, hotline_chart, dossiers, hotline, alerts, full_name = figures
     return html.Div(
         [
             dcc.Store(id=PARAMS, data={"lang": lang, "unit_code": code}),
@@ -86,12 +90,17 @@ def content(code: str, lang: str) -> html.Div:
             html.Div(
                 [
                     parts.panel(
-                        t("wall.map_title", lang), [parts.graph(MAP, map_fig), parts.map_legend(lang, selected=True)], "wall-map"
+                        t("wall.map_title", lang),
+                        [
+                            parts.svg_box(MAP, wall_svg.map_shape(*MAP_BOX, lang, code), paint),
+                            parts.map_legend(lang, selected=True),
+                        ],
+                        "wall-map",
                     ),
                     html.Div(
                         [
                             parts.panel(t("wall.dossiers_title", lang), html.Div(dossiers, id=DOSSIERS), "wall-dossiers"),
-                            parts.panel(t("flow.title", lang), parts.graph(FLOW, flow), "wall-flow"),
+                            parts.panel(t("flow.title", lang), parts.svg_box(FLOW, flow), "wall-flow"),
                         ],
                         className="wall-column",
                     ),
@@ -120,8 +129,8 @@ def layout(unit_code: str | None = None, lang: str | None = None, **_query: Any)
 @dash.callback(
     Output(SUBTITLE, "children"),
     Output(TILES, "children"),
-    Output(MAP, "figure"),
-    Output(FLOW, "figure"),
+    Output(f"{MAP}-paint", "data"),
+    Output(f"{FLOW}-svg", "data"),
     Output(HOTLINE_CHART, "children"),
     Output(DOSSIERS, "children"),
     Output(HOTLINE, "children"),
@@ -140,3 +149,4 @@ def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, .
 
 
 parts.register_header_callback(__name__, PARAMS)
+parts.register_svg_callbacks(MAP, FLOW)

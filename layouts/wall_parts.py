@@ -2,76 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
 from typing import Any
 
 import dash
 import pandas as pd
-import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from ioc.config import PROJECT_ROOT
 from ioc.i18n import format_data_time, format_number, format_percent, normalize_lang, t
 from ioc.web import CLOCK_INTERVAL, VERSION_STORE, data_health
 from kpis import REGISTRY, status_of, thresholds_of
 from kpis.breakdown import URGENCY_LABELS_VI
-from layouts.components import OKABE_ITO, STATUS_ICON, flow_figure, kpi_status, kpi_tile, page_id, status_badge
+from layouts import wall_svg
+from layouts.components import STATUS_ICON, kpi_status, kpi_tile, page_id, status_badge
 
-MAP_ASSET = "danang_units_94.geojson"
-MAP_PATH = PROJECT_ROOT / "assets" / MAP_ASSET
 STATUS_ORDER = ("good", "watch", "bad", "no_data")
-MAP_COLOURS = {
-    "good": OKABE_ITO["bluish_green"],
-    "watch": OKABE_ITO["orange"],
-    "bad": OKABE_ITO["vermillion"],
-    "no_data": OKABE_ITO["grey"],
-}
-WALL_TEXT = "#f2f2f2"
-WALL_MUTED = "#c9d3e0"
-WALL_BACKGROUND = "#0b1320"
-# Plotly sizes text in px: wall charts are laid out for a 1920×1080 screen and scaled as a whole by
-# assets/wall-scale.js, so these are the px sizes at 1080p (labels at least ~24 px, DESIGN of issue 5).
-CHART_FONT = 22
-# Static charts: a wall has no mouse, and no hover layer or mode bar means less work for the browser.
-STATIC_GRAPH: dict[str, Any] = {"staticPlot": True, "responsive": True}
 _ARIA_HIDDEN: dict[str, Any] = {"aria-hidden": "true"}
 _ARIA_LIVE: dict[str, Any] = {"aria-live": "polite"}
-
-
-# -- the map asset ----------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def map_asset() -> dict[str, Any]:
-    """The simplified unit boundaries (scripts/build_map.py): codes, label points and the Hoàng Sa inset box."""
-    data = json.loads(MAP_PATH.read_text(encoding="utf-8"))
-    return {
-        "codes": [feature["properties"]["code"] for feature in data["features"]],
-        "labels": {
-            feature["properties"]["code"]: (feature["properties"]["label_lon"], feature["properties"]["label_lat"])
-            for feature in data["features"]
-        },
-        "inset": data.get("ioc_inset"),
-        "bbox": _bbox(data),
-    }
-
-
-def _bbox(data: dict[str, Any]) -> tuple[float, float, float, float]:
-    xs: list[float] = []
-    ys: list[float] = []
-    for feature in data["features"]:
-        for polygon in feature["geometry"]["coordinates"]:
-            for x, y in polygon[0]:
-                xs.append(x)
-                ys.append(y)
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def map_url() -> str:
-    """Where the browser fetches the boundaries: a static asset it caches, never part of a callback's payload."""
-    return dash.get_asset_url(MAP_ASSET)
 
 
 # -- header -----------------------------------------------------------------------------------------
@@ -222,101 +169,38 @@ def unit_statuses(ranking: pd.DataFrame) -> dict[str, str]:
     return statuses
 
 
-def map_figure(ranking: pd.DataFrame, lang: str, selected: str | None = None) -> go.Figure:
-    """The 94 units coloured by on-time status (Okabe-Ito), an icon on watch and poor units, Hoàng Sa in a framed inset.
+def svg_box(box_id: str, tree: dict[str, Any], paint: dict[str, Any] | None = None) -> html.Div:
+    """A box that assets/wall.js fills with the SVG of ``tree`` (wall_svg), from stores a refresh updates in place.
 
-    The boundaries are a URL (the cached asset), not inline data, so a refresh sends only colours.
-    No basemap and no tiles: geo.visible is off, so Plotly fetches nothing but that asset.
+    The stores are ``<box_id>-svg`` (the drawing) and, for the map, ``<box_id>-paint`` (its colours);
+    register_svg_callbacks ties them to the drawing code.
     """
-    asset = map_asset()
-    statuses = unit_statuses(ranking)
-    codes = asset["codes"]
-    names = {str(code): str(name) for code, name in ranking["name"].items()}
-    rates = {str(code): rate for code, rate in ranking["on_time_rate"].items()}
-    z = [STATUS_ORDER.index(statuses.get(code, "no_data")) for code in codes]
-    scale = []
-    for index, status in enumerate(STATUS_ORDER):
-        low, high = index / len(STATUS_ORDER), (index + 1) / len(STATUS_ORDER)
-        scale += [[low, MAP_COLOURS[status]], [high, MAP_COLOURS[status]]]
-    figure = go.Figure()
-    figure.add_choropleth(
-        geojson=map_url(),
-        featureidkey="properties.code",
-        locations=codes,
-        z=z,
-        zmin=-0.5,
-        zmax=len(STATUS_ORDER) - 0.5,
-        colorscale=scale,
-        showscale=False,
-        marker={"line": {"color": WALL_BACKGROUND, "width": 0.8}},
-        text=[f"{names.get(code, code)}: {format_percent(rates.get(code), lang)}" for code in codes],
-        hoverinfo="text",
-        name="units",
+    stores = [dcc.Store(id=f"{box_id}-svg", data=tree)]
+    if paint is not None:
+        stores.append(dcc.Store(id=f"{box_id}-paint", data=paint))
+    return html.Div([*stores, html.Div(id=box_id, className="wall-svg")], className="wall-graph-box")
+
+
+def register_svg_callbacks(map_id: str, flow_id: str) -> None:
+    """Clientside: the browser draws the map and chart as soon as their stores arrive or change, with no round trip."""
+    dash.clientside_callback(
+        ClientsideFunction("wall", "drawMap"),
+        Output(map_id, "title"),  # never set (no_update): a callback needs an output
+        Input(f"{map_id}-svg", "data"),
+        Input(f"{map_id}-paint", "data"),
+        State(map_id, "id"),
     )
-    if selected and selected in codes:
-        figure.add_choropleth(
-            geojson=map_url(),
-            featureidkey="properties.code",
-            locations=[selected],
-            z=[0],
-            colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-            showscale=False,
-            marker={"line": {"color": "#ffffff", "width": 4}},
-            hoverinfo="skip",
-            name="selected",
-        )
-    # Status is never colour alone: an icon on each unit that needs attention.
-    flagged = [code for code in codes if statuses.get(code) in ("watch", "bad")]
-    if flagged:
-        figure.add_scattergeo(
-            lon=[asset["labels"][code][0] for code in flagged],
-            lat=[asset["labels"][code][1] for code in flagged],
-            text=[STATUS_ICON[statuses[code]] for code in flagged],
-            mode="text",
-            textfont={"size": 16, "color": "#000000"},
-            hoverinfo="skip",
-            name="icons",
-        )
-    inset = asset["inset"]
-    if inset:
-        x0, y0, x1, y1 = inset["box"]
-        figure.add_scattergeo(
-            lon=[x0, x1, x1, x0, x0],
-            lat=[y0, y0, y1, y1, y0],
-            mode="lines",
-            line={"color": WALL_MUTED, "width": 1.5, "dash": "dot"},
-            hoverinfo="skip",
-            name="inset",
-        )
-        figure.add_scattergeo(
-            lon=[(x0 + x1) / 2],
-            lat=[y0],
-            text=[t("wall.map_inset", lang).replace(" (", "<br>(")],
-            mode="text",
-            textposition="bottom center",
-            textfont={"size": 17, "color": WALL_MUTED},
-            hoverinfo="skip",
-            name="inset-label",
-        )
-    # Explicit ranges rather than fitbounds="locations": fitbounds leaves a wide margin round the city,
-    # and the ranges come from the asset, so the view is the same on every refresh and on every wall.
-    x0, y0, x1, y1 = asset["bbox"]
-    pad_x, pad_y = (x1 - x0) * 0.01, (y1 - y0) * 0.04
-    figure.update_geos(
-        visible=False,
-        projection_type="mercator",
-        lonaxis_range=[x0 - pad_x, x1 + pad_x * 8],  # room for the inset's label
-        lataxis_range=[y0 - pad_y * 2.5, y1 + pad_y],
-        bgcolor="rgba(0,0,0,0)",
+    dash.clientside_callback(
+        ClientsideFunction("wall", "drawChart"),
+        Output(flow_id, "title"),
+        Input(f"{flow_id}-svg", "data"),
+        State(flow_id, "id"),
     )
-    figure.update_layout(
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        paper_bgcolor="rgba(0,0,0,0)",
-        showlegend=False,
-        uirevision="map",
-        font={"color": WALL_TEXT, "size": CHART_FONT},
-    )
-    return figure
+
+
+def map_paint(ranking: pd.DataFrame) -> dict[str, Any]:
+    """This refresh's map colours and icons by on-time status (the outlines never change: wall_svg.map_shape)."""
+    return wall_svg.map_paint(unit_statuses(ranking))
 
 
 def map_legend(lang: str, selected: bool = False) -> html.Div:
@@ -335,6 +219,12 @@ def map_legend(lang: str, selected: bool = False) -> html.Div:
         )
         for status in STATUS_ORDER
     ]
+    items.append(
+        html.Span(
+            [html.Span(className="legend-swatch legend-inset", **_ARIA_HIDDEN), t("wall.legend_inset", lang)],
+            className="legend-item",
+        )
+    )
     if selected:
         items.append(
             html.Span(
@@ -343,17 +233,6 @@ def map_legend(lang: str, selected: bool = False) -> html.Div:
             )
         )
     return html.Div(items, className="wall-legend")
-
-
-def graph(graph_id: str, figure: go.Figure) -> html.Div:
-    """A chart laid out at 1080p proportions and scaled to the screen (see wall.css .wall-graph).
-
-    topojsonURL: Plotly fetches a world topojson for any choropleth, even with geo.visible off and our own
-    GeoJSON, from its CDN by default; a wall on a closed network would log an error and draw nothing.
-    assets/topojson/world_110m.json is an empty stand-in (no layer is shown, so none is needed).
-    """
-    config: Any = {**STATIC_GRAPH, "topojsonURL": dash.get_asset_url("topojson/")}
-    return html.Div(dcc.Graph(id=graph_id, figure=figure, config=config, className="wall-graph"), className="wall-graph-box")
 
 
 # -- rankings, charts -----------------------------------------------------------------------------------
@@ -367,6 +246,17 @@ def best_and_worst(ranking: pd.DataFrame, count: int) -> tuple[pd.DataFrame, pd.
     return best, worst
 
 
+def _rank_badge(status: str | None, lang: str) -> html.Span | None:
+    """Icon + a short word: "Cần theo dõi" took so much of the row that unit names were cut ("Sông …")."""
+    if status != "watch":
+        return status_badge(status, lang)
+    return html.Span(
+        [html.Span(STATUS_ICON[status], className="badge-icon", **_ARIA_HIDDEN), t("wall.status_watch_short", lang)],
+        className=f"badge badge-{status}",
+        title=t(f"status.{status}", lang),
+    )
+
+
 def ranking_list(table_id: str, frame: pd.DataFrame, lang: str, highlight: str | None = None) -> html.Table:
     """Rank, unit, on-time rate with its badge: plain text, no links (a wall has no pointer)."""
     rows = []
@@ -378,26 +268,12 @@ def ranking_list(table_id: str, frame: pd.DataFrame, lang: str, highlight: str |
                     html.Td("–" if pd.isna(unit["rank"]) else str(int(unit["rank"])), className="rank-number"),
                     html.Td(str(unit["name"]), className="rank-unit"),
                     html.Td(format_percent(unit["on_time_rate"], lang), className="rank-rate"),
-                    html.Td(status_badge(status, lang), className="rank-badge"),
+                    html.Td(_rank_badge(status, lang), className="rank-badge"),
                 ],
                 className="rank-row-selected" if str(code) == highlight else None,
             )
         )
     return html.Table(html.Tbody(rows), className="wall-ranking", id=table_id)
-
-
-def wall_flow_figure(flow: pd.DataFrame, lang: str, days: int = 30) -> go.Figure:
-    """Received vs resolved per day, the last ``days`` days, in wall type sizes."""
-    figure = flow_figure(flow.tail(days), lang, dark=True)
-    figure.update_layout(
-        font={"size": CHART_FONT, "color": WALL_TEXT},
-        margin={"l": 64, "r": 12, "t": 8, "b": 44},
-        legend={"font": {"size": CHART_FONT + 2}},
-        xaxis={"nticks": 7},
-        yaxis={"nticks": 5},
-    )
-    figure.update_traces(marker_size=12, selector={"type": "scatter"})
-    return figure
 
 
 def hotline_fields(list_id: str, fields: pd.DataFrame, lang: str) -> html.Div:

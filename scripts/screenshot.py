@@ -8,21 +8,9 @@ import time
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.remote.remote_connection import RemoteConnection
 
-# The network is closed and nothing may be downloaded at run time: no sync, no updates, no first-run.
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--hide-scrollbars",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ioc.chromium import chromium_options
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -33,13 +21,7 @@ def parse_size(text: str) -> tuple[int, int]:
 def screenshot(url: str, out: Path, width: int, height: int, wait_selector: str, settle_seconds: float) -> None:
     """Open ``url`` with a viewport of exactly ``width``×``height`` CSS pixels and save a PNG."""
     # selenium 3.141 hands urllib3 2 a sentinel timeout it rejects; a number works with both.
-    RemoteConnection.set_timeout(60)
-    options = Options()
-    for argument in CHROMIUM_ARGS:
-        options.add_argument(argument)
-    options.add_argument(f"--window-size={width},{height}")
-    if Path("/usr/bin/chromium").exists():
-        options.binary_location = "/usr/bin/chromium"
+    options = chromium_options([f"--window-size={width},{height}", "--hide-scrollbars"])
     driver = webdriver.Chrome(options=options)
     try:
         driver.execute_cdp_cmd(

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1400,1000",
-)
 
 
 def pytest_setup_options():  # type: ignore[no-untyped-def]
     """dash[testing]'s hook: the webdriver options dash_duo starts Chromium with (headless even without --headless)."""
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.remote.remote_connection import RemoteConnection
+    from ioc.chromium import chromium_options
 
-    # selenium 3.141 passes urllib3 a sentinel timeout object that urllib3 2 rejects; a number works with both.
-    RemoteConnection.set_timeout(60)
-    options = Options()
-    for argument in CHROMIUM_ARGS:
-        options.add_argument(argument)
-    if "DASH_TEST_CHROMEPATH" not in os.environ and Path("/usr/bin/chromium").exists():
-        options.binary_location = "/usr/bin/chromium"
+    # The window of dash_duo's tests; walls set their own sizes.
+    options = chromium_options(["--window-size=1400,1000"])
     # dash collects every plugin's result into a list and uses the first, so return the Options itself.
     return options
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,16 +25,21 @@ from connectors.base import (
     read_cursor,
     run_connector,
 )
+from connectors.files import FileDropConnector
+from connectors.json_http import JsonHttpConnector
+from connectors.mapping import ROW_METADATA, SourceMapping, load_mapping, parse_mapping
 from connectors.open311 import Open311Connector
 from connectors.simulator import Simulator
 from connectors.sql import HistoryTable, SqlConnector
 from ioc.canonical import RowError
+from ioc.config import PROJECT_ROOT
 from ioc.db import Database
 from ioc.timeutil import local_datetime
+from tests.json_http_server import GopyServer
 from tests.open311_server import Open311Server
 from tests.pg_fixtures import OneStopDatabase
 
-CASES = ["simulator", "sql", "open311"]
+CASES = ["simulator", "sql", "open311", "json_http", "file_drop"]
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,25 @@ class ContractCase:
     make_connector: Callable[[Database], Connector]
     change_a_row: Callable[[], Change]
     add_a_bad_row: Callable[[], BadRow]
+    # Connectors driven by a mapping file yield source-named rows (only the columns the mapping reads), mapped on write.
+    mapping: SourceMapping | None = None
     connector: Connector | None = field(default=None, init=False)
 
     def get_connector(self, db: Database) -> Connector:
         if self.connector is None:
             self.connector = self.make_connector(db)
         return self.connector
+
+    def row_key(self, row: Mapping[str, Any], target: Target) -> Any:
+        if self.mapping is None:
+            return row.get(target.primary_key)
+        return self.mapping.rules[target.primary_key].raw_value(row)
+
+    def row_columns(self, target: Target) -> set[str]:
+        """The columns a yielded row may carry: canonical ones, or for a mapped connector those its mapping reads."""
+        if self.mapping is None:
+            return set(target.columns)
+        return set(self.mapping.reads) | set(ROW_METADATA)
 
 
 class Clock:
@@ -158,6 +177,98 @@ def open311_case(open311_server: Open311Server) -> ContractCase:
     return ContractCase(HOTLINE, make, change, bad_row)
 
 
+@pytest.fixture
+def gopy_server() -> Iterator[GopyServer]:
+    server = GopyServer().start()  # synthetic Góp ý-shaped records (tests/json_http_server.py)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def json_http_case(gopy_server: GopyServer) -> ContractCase:
+    mapping = load_mapping(PROJECT_ROOT / "mappings" / "gopy_danang.toml")
+
+    def make(db: Database) -> Connector:
+        return JsonHttpConnector(
+            "gopy",
+            gopy_server.url,
+            mapping,
+            records_path="data.items",
+            cursor_param="updated_since",
+            pagination="page",
+            page_size=5,
+            retry=RetryPolicy(attempts=1),
+            db=db,
+        )
+
+    def change() -> Change:
+        gopy_server.record(250101).update(maTinhTrangXuLy="CHUYEN_TIEP", ngayCapNhat="2025-11-08T09:00:00")
+        return Change("250101", "status", "forwarded")
+
+    def bad_row() -> BadRow:
+        bad = dict(gopy_server.record(250102), id=250199, ngayGopY="hôm qua", ngayCapNhat="2025-11-08T09:30:00")
+        gopy_server.records.append(bad)
+        return BadRow("received_at (ngayGopY): 'hôm qua' is not a date-time")
+
+    return ContractCase(HOTLINE, make, change, bad_row, mapping)
+
+
+DROP_MAPPING = parse_mapping(
+    {
+        "name": "motcua_excel",
+        "target": "dossiers",
+        "date_formats": ["%d/%m/%Y %H:%M"],
+        "personal": ["Chủ hồ sơ", "Số điện thoại"],
+        "columns": {
+            "dossier_id": "Mã hồ sơ",
+            "unit_code": "Đơn vị",
+            "status": "Trạng thái",
+            "received_at": "Ngày tiếp nhận",
+            "finished_at": "Ngày hoàn thành",
+            "updated_at": "Ngày cập nhật",
+        },
+        "values": {"status": {"Đang xử lý": "processing", "Đã giải quyết": "resolved"}},
+        "units": {"by": "name"},
+    }
+)
+DROP_HEADER = "Mã hồ sơ;Chủ hồ sơ;Số điện thoại;Đơn vị;Trạng thái;Ngày tiếp nhận;Ngày hoàn thành;Ngày cập nhật\n"
+
+
+@pytest.fixture
+def file_drop_case(tmp_path: Path) -> ContractCase:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    drops = iter(range(1, 100))
+
+    def drop(lines: list[str]) -> None:
+        # An office's export: semicolons, dd/MM/yyyy, unit names, personal columns; UTF-8 with BOM as Excel writes it.
+        (folder / f"export-{next(drops):02d}.csv").write_text(DROP_HEADER + "".join(lines), encoding="utf-8-sig")
+
+    drop(
+        [
+            f"H48.20242-251103-{n:04d};Trần Thị B;0905111222;Phường Hải Châu;Đang xử lý;03/11/2025 08:{n:02d};;03/11/2025 08:{n:02d}\n"
+            for n in range(1, 9)
+        ]
+    )
+
+    def make(db: Database) -> Connector:
+        return FileDropConnector(folder, DROP_MAPPING, db=db, name="filedrop", settle_seconds=0)
+
+    def change() -> Change:
+        drop(
+            [
+                "H48.20242-251103-0003;Trần Thị B;0905111222;Phường Hải Châu;Đã giải quyết;03/11/2025 08:03;05/11/2025 10:00;05/11/2025 10:00\n"
+            ]
+        )
+        return Change("H48.20242-251103-0003", "status", "resolved")
+
+    def bad_row() -> BadRow:
+        drop(["H48.20242-251104-0001;Trần Thị B;0905111222;Phường Hải Châu;Đang xử lý;31/11/2025 08:00;;04/11/2025 08:00\n"])
+        return BadRow("received_at (Ngày tiếp nhận): '31/11/2025 08:00' is not a real date")
+
+    return ContractCase(DOSSIERS, make, change, bad_row, DROP_MAPPING)
+
+
 @pytest.fixture(params=CASES)
 def case(request: pytest.FixtureRequest) -> ContractCase:
     return request.getfixturevalue(f"{request.param}_case")  # type: ignore[no-any-return]
@@ -209,14 +320,16 @@ def test_rows_arrive_with_unique_keys_and_match_the_schema(case: ContractCase, s
         assert all(stream.write_mode == "merge" and stream.primary_key for stream in declared.values())
     reference_check: dict[str, set[Any]] = {}
     for batch in recording.batches_seen:
-        keys = [row.get(batch.target.primary_key) for row in batch.rows]
+        keys = [case.row_key(row, batch.target) for row in batch.rows]
         assert all(key not in (None, "") for key in keys), "a row without its primary key"
         seen = reference_check.setdefault(batch.target.name, set())
         assert not seen & set(keys) and len(set(keys)) == len(keys), "a key yielded twice in one run"
         seen.update(keys)
         for row in batch.rows:
             # Only canonical columns: anything else (personal data above all) must not leave the connector.
-            assert set(row) <= set(batch.target.columns), set(row) - set(batch.target.columns)
+            assert set(row) <= case.row_columns(batch.target), set(row) - case.row_columns(batch.target)
+            if case.mapping is not None:
+                assert not set(row) & case.mapping.personal
     for target in (DOSSIERS, HOTLINE):
         key = target.primary_key
         total, distinct, not_null = store.execute(f"SELECT count(*), count(DISTINCT {key}), count({key}) FROM {target.table}")[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import DOSSIERS, HOTLINE, Batch, RetryPolicy, SourceError, Stream, ingest_batches
-from connectors.sources import SourceConfigError, load_sources, parse_sources
+from connectors.sources import SourceConfigError, build_connector, load_sources, parse_sources
 from ioc import cli
 from ioc.db import Database
 from ioc.health import connector_health
@@ -19,8 +19,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "sources.example.t
 
 
 def test_the_example_sources_file_loads_with_its_secrets_from_the_environment() -> None:
-    sources = load_sources(EXAMPLE, environ={"IOC_SRC_ONESTOP_PASSWORD": "s3cret"})
-    assert set(sources) == {"simulator", "onestop", "boston311"}
+    sources = load_sources(EXAMPLE, environ={"IOC_SRC_ONESTOP_PASSWORD": "s3cret", "IOC_SRC_GOPY_PASSWORD": "g"})
+    assert set(sources) == {"simulator", "onestop", "boston311", "gopy", "offices"}
+    assert sources["gopy"].option("password") == "g"
     onestop = sources["onestop"]
     assert (onestop.kind, onestop.interval_seconds, onestop.option("password")) == ("sql", 300, "s3cret")
     assert "password_env" not in onestop.options
@@ -38,7 +39,7 @@ def test_a_secret_written_in_the_file_is_refused() -> None:
 
 
 def test_an_unknown_kind_is_a_clear_error() -> None:
-    with pytest.raises(SourceConfigError, match="kind must be one of open311, simulator, sql"):
+    with pytest.raises(SourceConfigError, match="kind must be one of file_drop, json_http, open311, simulator, sql"):
         parse_sources({"sources": {"x": {"kind": "ftp"}}}, environ={})
 
 
@@ -105,3 +106,14 @@ def test_cli_ingest_names_the_missing_environment_variable(tmp_path: Path, capsy
     code = cli.main(["--db", str(tmp_path / "s.duckdb"), "ingest", "--source", "onestop", "--sources", str(sources)])
     assert code == 2
     assert "environment variable IOC_TEST_NOT_SET_PASSWORD is not set" in capsys.readouterr().err
+
+
+def test_kind_file_drop_builds_the_folder_connector(store: Database, tmp_path: Path) -> None:
+    from connectors.files import FileDropConnector
+
+    data = {"sources": {"offices": {"kind": "file_drop", "folder": str(tmp_path), "mapping": "mappings/nyc311.toml"}}}
+    source = build_connector(store, parse_sources(data, environ={})["offices"])
+    assert isinstance(source, FileDropConnector) and source.name == "offices" and source.folder == tmp_path
+    with pytest.raises(SourceConfigError, match="unknown option"):
+        parse_and_build = parse_sources({"sources": {"o": {**data["sources"]["offices"], "watch": True}}}, environ={})["o"]
+        build_connector(store, parse_and_build)

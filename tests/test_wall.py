@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dash
 import pytest
@@ -21,6 +22,7 @@ from ioc.wall import unit_wall, worst_units
 from ioc.web import create_app
 from kpis import Period, compute
 from kpis.lists import DOSSIER_LIST_COLUMNS, HOTLINE_LIST_COLUMNS, open_hotline_items, overdue_and_at_risk_dossiers
+from layouts import wall_svg
 from layouts.wall_parts import parse_screens
 from tests.test_web import render_page
 from tests.web_fixtures import FIXED_NOW, app_config, live_store, pinned_clock
@@ -99,6 +101,32 @@ def test_the_build_script_reproduces_the_asset(shared_dir: Path) -> None:
     assert built == json.loads(MAP_ASSET.read_text(encoding="utf-8"))
 
 
+def _nodes(tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield tree
+    for child in tree.get("children", []):
+        yield from _nodes(child)
+
+
+def test_map_and_chart_are_svg_trees_with_text_as_text(db: Database) -> None:
+    shape = wall_svg.map_shape(650, 500, "vi", UNIT)
+    nodes = list(_nodes(shape["svg"]))
+    units = [item for item in nodes if "data-unit-code" in item["attrs"]]
+    assert len(units) == 94 == len({item["attrs"]["data-unit-code"] for item in units})
+    assert {item["tag"] for item in nodes} <= {"svg", "g", "path", "rect", "text", "tspan", "title"}
+    assert any("Hoàng Sa" in item.get("text", "") for item in nodes)  # the inset is labelled
+    assert len([item for item in nodes if item["attrs"].get("class") == "map-selected"]) == 1
+    # Names travel as text for textContent, never as markup to parse.
+    assert all("<" not in item.get("text", "") for item in nodes)
+    paint = wall_svg.map_paint({UNIT: "bad", "20197": "watch"})
+    assert len(paint["fills"]) == 94 and paint["icons"] == {UNIT: "✕", "20197": "▲"}
+    flow = unit_wall(db, UNIT, FIXED_NOW.date(), FIXED_NOW)
+    assert flow is not None
+    chart = wall_svg.flow_chart(flow["flow"], "en", 632, 248)
+    classes = [item["attrs"].get("class") for item in _nodes(chart["svg"])]
+    assert classes.count("flow-bar") == min(30, len(flow["flow"])) and "flow-markers" in classes
+    assert chart["key"] == wall_svg.flow_chart(flow["flow"], "en", 632, 248)["key"]
+
+
 # -- lists ----------------------------------------------------------------------------------------------
 
 
@@ -144,7 +172,9 @@ def test_wall_pages_render_in_both_languages(app: dash.Dash, pathname: str, sear
     vi = render_page(app, pathname, search)
     en = render_page(app, pathname, search + ("&" if search else "?") + "lang=en")
     assert "Tiếp nhận hôm nay" in vi and "Received today" in en
-    assert "danang_units_94.geojson" in vi  # the map is there, its boundaries fetched as a cached asset
+    # The map is there as SVG outlines for the browser to draw (no plotly.js): one path per unit.
+    assert vi.count('"data-unit-code"') == 94
+    assert "dcc.Graph" not in vi and '"type": "Graph"' not in vi
     assert '"dangerously_allow_html"' not in vi
 
 
@@ -209,20 +239,36 @@ def _assert_fits(driver) -> None:  # type: ignore[no-untyped-def]
     assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], f"scrolls: document {sizes[0]}x{sizes[1]}, window {sizes[2]}x{sizes[3]}"
 
 
-def _map_units(driver, graph_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _map_units(driver, box_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(units painted with their status colour, unit outlines drawn) in the map's SVG."""
     return tuple(  # type: ignore[return-value]
         driver.execute_script(
-            "var g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
-            "var units = g && g.querySelector('.choroplethlayer .trace');"
-            "return g && g.data && units ? [g.data[0].locations.length, units.querySelectorAll('.choroplethlocation').length] : [0, 0]",
-            f"#{graph_id}",
+            "var svg = document.querySelector(arguments[0] + ' > svg');"
+            "if (!svg) return [0, 0];"
+            "var units = svg.querySelectorAll('path[data-unit-code]');"
+            "return [svg.querySelectorAll('path[data-unit-code][data-painted]').length, units.length]",
+            f"#{box_id}",
         )
     )
 
 
+def _assert_flow_chart(driver, box_id: str) -> None:  # type: ignore[no-untyped-def]
+    """30 days of bars and a line with diamond markers, and plotly.js never loaded."""
+    bars, line, markers = driver.execute_script(
+        "var svg = document.querySelector(arguments[0] + ' > svg');"
+        "return svg ? [svg.querySelectorAll('rect.flow-bar').length, svg.querySelectorAll('polyline.flow-resolved').length,"
+        " svg.querySelectorAll('path.flow-markers').length] : [0, 0, 0]",
+        f"#{box_id}",
+    )
+    assert (bars, line, markers) == (30, 1, 1)
+    assert driver.execute_script("return typeof window.Plotly") == "undefined"
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
+    assert not [name for name in loaded if "plotly" in name or "async-graph" in name]
+
+
 def _wait_for_map(dash_duo, graph_id: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and _map_units(dash_duo.driver, graph_id)[1] < 94:
+    while time.monotonic() < deadline and _map_units(dash_duo.driver, graph_id)[0] < 94:
         time.sleep(0.2)
 
 
@@ -246,6 +292,7 @@ def test_city_wall_fits_1080p_and_4k_and_shows_a_new_overdue_dossier(dash_duo, a
         dash_duo.wait_for_element("#wall-city-received-today-value", timeout=15)
         _wait_for_map(dash_duo, "wall-city-map")
         assert _map_units(dash_duo.driver, "wall-city-map") == (94, 94)
+        _assert_flow_chart(dash_duo.driver, "wall-city-flow")
         for tile in ("received-today", "resolved-today", "overdue", "at-risk", "hotline-open", "hotline-overdue"):
             assert _tile(dash_duo, f"wall-city-{tile}").replace(".", "").isdigit()
         assert _tile(dash_duo, "wall-city-on-time-rate").endswith("%")
@@ -259,12 +306,15 @@ def test_city_wall_fits_1080p_and_4k_and_shows_a_new_overdue_dossier(dash_duo, a
         _screenshot(dash_duo.driver, f"wall-city-{width}x{height}.png")
         assert dash_duo.get_logs() == []
 
-    dash_duo.driver.execute_script("window.__no_reload = 1")
+    dash_duo.driver.execute_script("window.__no_reload = 1; document.querySelector('#wall-city-map > svg').__kept = 1")
     before = int(_tile(dash_duo, "wall-city-overdue").replace(".", ""))
     add_overdue_dossier(db, UNIT)
     # Two refreshes at the test app's 300 ms, plus the time to compute and draw.
     dash_duo.wait_for_text_to_equal("#wall-city-overdue-value", f"{before + 1:,}".replace(",", "."), timeout=4)
     assert dash_duo.driver.execute_script("return window.__no_reload") == 1
+    # The map was repainted in place, not redrawn: same SVG element, all units still coloured.
+    assert dash_duo.driver.execute_script("return document.querySelector('#wall-city-map > svg').__kept") == 1
+    assert _map_units(dash_duo.driver, "wall-city-map") == (94, 94)
     assert dash_duo.get_logs() == []
 
 
@@ -279,6 +329,8 @@ def test_commune_wall_lists_a_new_overdue_dossier_and_survives_a_server_restart(
         dash_duo.wait_for_element("#wall-commune-dossier-table", timeout=15)
         _wait_for_map(dash_duo, "wall-commune-map")
         assert _map_units(driver, "wall-commune-map") == (94, 94)
+        assert driver.execute_script("return document.querySelectorAll('#wall-commune-map path.map-selected').length") == 1
+        _assert_flow_chart(driver, "wall-commune-flow")
         _assert_fits(driver)
         _screenshot(driver, "wall-commune-1920x1080.png")
         assert dash_duo.get_logs() == []

@@ -1,4 +1,4 @@
-"""``python -m ioc bench generate|kpi``: the national bench store and the KPI benchmark."""
+"""``python -m ioc bench generate|kpi|ingest``: the national bench store, the KPI benchmark and the ingest benchmark."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 
 def add_bench_parser(commands: Any) -> None:
-    """Add ``bench generate`` and ``bench kpi`` to the CLI's subcommands."""
+    """Add ``bench generate``, ``bench kpi`` and ``bench ingest`` to the CLI's subcommands."""
     from ioc.bench.generate import DEFAULT_BENCH_DB
 
     bench = commands.add_parser(
@@ -44,9 +44,23 @@ def add_bench_parser(commands: Any) -> None:
     kpi.add_argument("--db", dest="bench_db", type=Path, help=f"the bench store (default {DEFAULT_BENCH_DB})")
     kpi.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline (it loads every row into memory)")
     kpi.add_argument("--print-only", action="store_true", help="print the table without updating docs/benchmarks.md")
+    ingest = steps.add_parser(
+        "ingest",
+        help="time a generated dossier CSV through the file import path against DuckDB's read_csv; update docs/benchmarks.md",
+        description="Generate a canonical dossier CSV (the bench generator), import it into a fresh store through "
+        "`python -m ioc import dossiers FILE`'s path, time DuckDB's own read_csv on the same file, then import "
+        "--changed changed rows into the full store. Writes the 'Ingest' section of docs/benchmarks.md.",
+    )
+    ingest.add_argument("--rows", type=int, default=1_000_000, help="rows in the CSV (default 1,000,000)")
+    ingest.add_argument("--changed", type=int, default=10_000, help="changed rows of the incremental run (default 10,000)")
+    ingest.add_argument("--profile", action="store_true", help="profile the import (cProfile) and list where its time goes")
+    ingest.add_argument("--work-dir", type=Path, help="where the temporary CSV and stores go (default the system temp)")
+    ingest.add_argument("--print-only", action="store_true", help="print the table without updating docs/benchmarks.md")
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    if args.bench_command == "ingest":
+        return _run_ingest(args)
     from ioc.bench.generate import DEFAULT_BENCH_DB
 
     path = args.bench_db or args.db or DEFAULT_BENCH_DB
@@ -84,3 +98,20 @@ def run_bench(args: argparse.Namespace) -> int:
 def _argv_after_kpi() -> list[str]:
     argv = sys.argv[1:]
     return argv[argv.index("kpi") + 1 :] if "kpi" in argv else []
+
+
+def _run_ingest(args: argparse.Namespace) -> int:
+    from ioc.bench.ingest import render_markdown, run_ingest_bench, write_section
+
+    if args.rows < 1 or args.changed < 0:
+        print("error: --rows must be at least 1 and --changed at least 0", file=sys.stderr)
+        return 2
+    report = run_ingest_bench(args.rows, args.changed, profile=args.profile, work_dir=args.work_dir)
+    argv = sys.argv[1:]
+    tail = argv[argv.index("ingest") + 1 :] if "ingest" in argv else []
+    markdown = render_markdown(report, ("python -m ioc bench ingest " + " ".join(shlex.quote(a) for a in tail)).strip())
+    print(markdown)
+    if not args.print_only:
+        write_section(markdown)
+        print("wrote the Ingest section of docs/benchmarks.md", file=sys.stderr)
+    return 0

@@ -21,12 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.remote.remote_connection import RemoteConnection  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from ioc.chromium import chromium_options  # noqa: E402
 from ioc.web import create_app  # noqa: E402
-from tests.browser_conftest import CHROMIUM_ARGS  # noqa: E402
 from tests.web_fixtures import add_dossier_received_now, live_store, pinned_clock  # noqa: E402
 
 BENCHMARKS = ROOT / "docs" / "benchmarks.md"
@@ -38,22 +36,15 @@ var entries = performance.getEntriesByType('navigation').concat(performance.getE
 return entries.map(function (e) { return [e.name, e.transferSize || 0, e.encodedBodySize || 0, e.decodedBodySize || 0]; });
 """
 _DRAWN_JS = """
-var g = document.querySelector('#wall-city-map .js-plotly-plot');
-var units = g && g.querySelector('.choroplethlayer .trace');
-var flow = document.querySelector('#wall-city-flow .js-plotly-plot .main-svg');
+var units = document.querySelectorAll('#wall-city-map > svg path[data-unit-code][data-painted]').length;
+var flow = document.querySelector('#wall-city-flow > svg rect.flow-bar');
 var tile = document.querySelector('#wall-city-received-today-value');
-return units && flow && tile && units.querySelectorAll('.choroplethlocation').length >= 94 ? performance.now() : null;
+return flow && tile && units >= 94 ? performance.now() : null;
 """
 
 
 def _driver() -> webdriver.Chrome:
-    RemoteConnection.set_timeout(60)
-    options = Options()
-    for argument in CHROMIUM_ARGS:
-        options.add_argument(argument)
-    if Path("/usr/bin/chromium").exists():
-        options.binary_location = "/usr/bin/chromium"
-    driver = webdriver.Chrome(options=options)
+    driver = webdriver.Chrome(options=chromium_options())
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride", {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False}
     )
@@ -73,7 +64,7 @@ def _first_render(url: str) -> dict[str, Any]:
                 time.sleep(0.02)
         if drawn is None:
             raise SystemExit(f"{url} did not finish drawing within 60 s")
-        time.sleep(1.0)  # late resources (favicon, the geojson) finish arriving
+        time.sleep(1.0)  # late resources (the favicon) finish arriving
         resources = driver.execute_script(_RESOURCES_JS)
         logs = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         external = [name for name, *_ in resources if not name.startswith(url.split(PAGE)[0])]
@@ -131,6 +122,7 @@ def render_markdown(renders: list[dict[str, Any]], gzip_total: int, refresh: dic
     largest = sorted(first["resources"], key=lambda row: -row[2])[:4]
     largest_text = ", ".join(f"{re.sub(r'[?].*$', '', row[0].split('/')[-1])} {_kb(row[2])}" for row in largest)
     per_minute = refresh["idle_total"] * 60 / refresh["idle_seconds"]
+    plotly_loaded = "yes" if any("plotly" in row[0] or "async-graph" in row[0] for row in first["resources"]) else "no"
     lines = [
         SECTION,
         "",
@@ -152,10 +144,9 @@ def render_markdown(renders: list[dict[str, Any]], gzip_total: int, refresh: dic
         "",
         f"Largest resources: {largest_text}. Requests to other hosts: {len(first['external'])}; "
         f"console errors: {len(first['errors'])}.",
-        "The boundaries (`assets/danang_units_94.geojson`) are fetched once as a static asset and cached; callbacks",
-        "send only the colours. Responses are compressed (flask-compress; Chromium asks for gzip over plain http),",
-        "and Plotly's full bundle still dominates the transfer and the render: the wall would meet both targets",
-        "without plotly.js (map and chart drawn as server-side SVG), which is what is left to do.",
+        "The map and the chart are SVG drawn by `assets/wall.js` from element trees the server sends"
+        " (`layouts/wall_svg.py`): the unit outlines are projected once and come with the page, a refresh sends only"
+        f" the colours. plotly.js loaded: {plotly_loaded}. Responses are compressed (flask-compress).",
         "",
     ]
     return "\n".join(lines)

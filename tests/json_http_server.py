@@ -1,0 +1,183 @@
+"""A local JSON API for tests, shaped like Góp ý Đà Nẵng (domain-notes §3.1), serving SYNTHETIC records written by hand."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import urllib.parse
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from zoneinfo import ZoneInfo
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+UNITS = ("Phường Hải Châu", "Phường Thanh Khê", "Phường Sơn Trà", "Phường Liên Chiểu", "Phường Cẩm Lệ", "Phường Hòa Khánh")
+FIELDS = ("Hạ tầng đô thị", "An toàn giao thông", "Môi trường", "An ninh trật tự", "Lĩnh vực khác")
+SOURCES = ("Zalo", "Facebook", "Tổng đài 1022", "Ứng dụng Góp ý Đà Nẵng", "Cổng Góp ý")
+TITLES = ("Đèn đường không sáng", "Ổ gà trên đường", "Rác thải tồn đọng", "Lấn chiếm vỉa hè", "Tiếng ồn ban đêm")
+
+
+def gopy_records(count: int = 12) -> list[dict[str, Any]]:
+    """SYNTHETIC Góp ý-shaped records (no real citizen): documented field names, invented values.
+
+    The personal fields (hoTen, soDienThoai, diaChi, noiDung) are filled so tests can check they are dropped.
+    """
+    records = []
+    for n in range(count):
+        day = 3 + n // 4
+        code = ("CHUA_XU_LY", "DANG_XU_LY", "CHUYEN_TIEP", "DA_XU_LY")[n % 4]
+        answered = code == "DA_XU_LY"
+        records.append(
+            {
+                "id": 250100 + n,
+                "tieuDe": TITLES[n % len(TITLES)],
+                "noiDung": f"Nhà tôi ở số {n + 10} đường Lê Duẩn, gọi 0905{n:06d}",
+                "hoTen": "Nguyễn Văn An",
+                "soDienThoai": f"0905{n:06d}",
+                "diaChi": f"{n + 10} Lê Duẩn",
+                "linhVuc": {"id": (1, 3, 4, 21, 22)[n % 5], "ten": FIELDS[n % len(FIELDS)]},
+                "nguonGopY": SOURCES[n % len(SOURCES)],
+                "mucDo": 2 if n % 6 == 0 else 1,
+                "maTinhTrangXuLy": code,
+                "tinhTrangXuLy": {"CHUA_XU_LY": "Chưa xử lý", "DANG_XU_LY": "Đang xử lý"}.get(
+                    code, "Đã chuyển tiếp" if code == "CHUYEN_TIEP" else "Đã xử lý"
+                ),
+                "xuatBan": n % 3 != 0,
+                "coQuanQuanLy": {"ma": None, "ten": UNITS[n % len(UNITS)], "coQuanCha": {"ten": "UBND thành phố Đà Nẵng"}},
+                "ngayGopY": f"2025-11-{day:02d}T08:{n:02d}:00",
+                "hanPhanHoi": f"{day + 3:02d}/11/2025 17:00",
+                "ngayChuyenTiep": f"2025-11-{day:02d}T10:00:00" if code in ("CHUYEN_TIEP", "DA_XU_LY") else None,
+                "ngayXuLy": f"2025-11-{day + 1:02d}T15:30:00" if answered else None,
+                "ngayCapNhat": f"2025-11-{day + 1:02d}T15:30:00" if answered else f"2025-11-{day:02d}T10:{n:02d}:00",
+                "danhGia": ("HAI_LONG" if n % 8 == 3 else "KHONG_HAI_LONG") if answered else None,
+                "viDo": 16.0544 + n / 1000,
+                "kinhDo": 108.2022 + n / 1000,
+            }
+        )
+    return records
+
+
+@dataclass
+class Fault:
+    """What to do to the next ``times`` requests for page ``page``: "status", "slow" or "invalid_json"."""
+
+    page: int
+    kind: str
+    times: int = 1
+    status: int = 500
+    seconds: float = 0.0
+
+
+def _time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=VN)
+
+
+class GopyServer:
+    """``GET /api/gopy`` on 127.0.0.1: {"data": {"items": [...], "total": N}, "links": {"next": ...}}.
+
+    Filters on ``updated_since`` (ISO, inclusive), pages with ``page``/``page_size`` (sorted by ngayCapNhat, id),
+    and requires HTTP Basic ``ioc``/``secret`` when ``basic`` is set.
+    """
+
+    def __init__(self, records: list[dict[str, Any]] | None = None, *, basic: tuple[str, str] | None = None) -> None:
+        self.records = deepcopy(records) if records is not None else gopy_records()
+        self.basic = basic
+        self.faults: list[Fault] = []
+        self.log: list[dict[str, str]] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/api/gopy"
+
+    def start(self) -> GopyServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def record(self, record_id: int) -> dict[str, Any]:
+        return next(record for record in self.records if record["id"] == record_id)
+
+    def _take_fault(self, page: int) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.page == page and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _answer(self, path: str, query: dict[str, str], authorization: str | None) -> tuple[int, bytes, float]:
+        if path != "/api/gopy":
+            return 404, b'{"error": "not found"}', 0.0
+        with self._lock:
+            self.log.append(query)
+        if self.basic is not None:
+            expected = "Basic " + base64.b64encode(":".join(self.basic).encode()).decode()
+            if authorization != expected:
+                return 401, b'{"error": "unauthorized"}', 0.0
+        selected = sorted(self.records, key=lambda r: (str(r.get("ngayCapNhat")), str(r.get("id"))))
+        if "updated_since" in query:
+            since = _time(query["updated_since"])
+            selected = [r for r in selected if _updated_after(r, since)]
+        page = int(query.get("page", "1"))
+        next_link = None
+        if "page_size" in query:
+            size = int(query["page_size"])
+            if page * size < len(selected):
+                next_link = "?" + urllib.parse.urlencode({**query, "page": str(page + 1)})
+            selected = selected[(page - 1) * size : page * size]
+        fault = self._take_fault(page)
+        body = json.dumps(
+            {"data": {"items": selected, "total": len(selected)}, "links": {"next": next_link}}, ensure_ascii=False
+        ).encode()
+        if fault is not None and fault.kind == "status":
+            return fault.status, b"<html>Internal Server Error</html>", 0.0
+        if fault is not None and fault.kind == "invalid_json":
+            return 200, body[:-40], 0.0
+        return 200, body, fault.seconds if fault is not None and fault.kind == "slow" else 0.0
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parsed = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(parsed.query))
+                with server._lock:
+                    server.headers.append(dict(self.headers.items()))
+                status, body, delay = server._answer(parsed.path, query, self.headers.get("Authorization"))
+                if delay:
+                    time.sleep(delay)  # before any byte is sent: the client's read times out
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def _updated_after(record: dict[str, Any], since: datetime) -> bool:
+    try:
+        return _time(str(record.get("ngayCapNhat"))) >= since
+    except ValueError:
+        return True  # a malformed time is still served: the connector must reject it with a reason
