@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import urllib.parse
 from copy import deepcopy
-from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from tests.local_http import LocalHTTPServer
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 UNITS = ("Phường Hải Châu", "Phường Thanh Khê", "Phường Sơn Trà", "Phường Liên Chiểu", "Phường Cẩm Lệ", "Phường Hòa Khánh")
@@ -61,23 +61,12 @@ def gopy_records(count: int = 12) -> list[dict[str, Any]]:
     return records
 
 
-@dataclass
-class Fault:
-    """What to do to the next ``times`` requests for page ``page``: "status", "slow" or "invalid_json"."""
-
-    page: int
-    kind: str
-    times: int = 1
-    status: int = 500
-    seconds: float = 0.0
-
-
 def _time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=VN)
 
 
-class GopyServer:
+class GopyServer(LocalHTTPServer):
     """``GET /api/gopy`` on 127.0.0.1: {"data": {"items": [...], "total": N}, "links": {"next": ...}}.
 
     Filters on ``updated_since`` (ISO, inclusive), pages with ``page``/``page_size`` (sorted by ngayCapNhat, id),
@@ -87,37 +76,15 @@ class GopyServer:
     def __init__(self, records: list[dict[str, Any]] | None = None, *, basic: tuple[str, str] | None = None) -> None:
         self.records = deepcopy(records) if records is not None else gopy_records()
         self.basic = basic
-        self.faults: list[Fault] = []
-        self.log: list[dict[str, str]] = []
         self.headers: list[dict[str, str]] = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/api/gopy"
-
-    def start(self) -> GopyServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"{self.origin}/api/gopy"
 
     def record(self, record_id: int) -> dict[str, Any]:
         return next(record for record in self.records if record["id"] == record_id)
-
-    def _take_fault(self, page: int) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.page == page and fault.times > 0:
-                    fault.times -= 1
-                    return fault
-        return None
 
     def _answer(self, path: str, query: dict[str, str], authorization: str | None) -> tuple[int, bytes, float]:
         if path != "/api/gopy":

@@ -3,72 +3,39 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-@dataclass
-class Fault:
-    """What to do to the next ``times`` requests for page ``page`` of requests.json (page 1 when not paged)."""
-
-    page: int
-    kind: str  # "status" | "slow" | "invalid_json"
-    times: int = 1
-    status: int = 500
-    seconds: float = 0.0
+from tests.local_http import LocalHTTPServer
 
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-class Open311Server:
+class Open311Server(LocalHTTPServer):
     """``services.json`` and ``requests.json`` with start_date/end_date (≤ 90 days) and page/page_size, on 127.0.0.1."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:
         self.records = records
-        self.faults: list[Fault] = []
-        self.log: list[dict[str, str]] = []  # query parameters of every requests.json call, in order
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/open311/v2"
-
-    def start(self) -> Open311Server:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"{self.origin}/open311/v2"
 
     def record(self, request_id: str) -> dict[str, Any]:
         return next(record for record in self.records if record["service_request_id"] == request_id)
 
     def requests_made(self) -> int:
         return len(self.log)
-
-    def _take_fault(self, page: int) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.page == page and fault.times > 0:
-                    fault.times -= 1
-                    return fault
-        return None
 
     def _answer(self, path: str, query: dict[str, str]) -> tuple[int, bytes, float]:
         """Status, body and delay for one GET."""

@@ -13,7 +13,8 @@ from connectors.mapping import load_mapping
 from connectors.sources import build_connector, parse_sources
 from ioc.config import PROJECT_ROOT
 from ioc.db import Database
-from tests.json_http_server import Fault, GopyServer
+from tests.json_http_server import GopyServer
+from tests.local_http import Fault
 
 MAPPING = PROJECT_ROOT / "mappings" / "gopy_danang.toml"
 

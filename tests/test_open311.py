@@ -10,7 +10,8 @@ import pytest
 from connectors.base import RetryPolicy, SourceError, read_cursor, run_connector
 from connectors.open311 import Open311Connector, department
 from ioc.db import Database
-from tests.open311_server import Fault, Open311Server
+from tests.local_http import Fault
+from tests.open311_server import Open311Server
 
 # A day after the newest request in the sample (2026-03-11).
 NOW = datetime(2026, 3, 12, tzinfo=UTC)
