@@ -16,16 +16,14 @@ import pandas as pd
 
 from ioc.calendar import calendar_from_store
 from ioc.canonical import Normalizer, Reference, RowError, normalize_dossier, normalize_hotline
-from ioc.canonical_fast import FrameNormalizer, normalize_dossier_frame
-from ioc.db import Database
+from ioc.canonical_sql import POSITION, StagedNormalizer, normalize_dossier_staged
+from ioc.db import Database, run
 from ioc.model import DOSSIER_COLUMNS, HOTLINE_COLUMNS
 from ioc.timeutil import now_utc
 from kpis.aggregates import refresh_aggregates
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Below this many rows building a DataFrame costs more than the per-row normaliser.
-FAST_PATH_MIN_ROWS = 2_000
 WRITE_MODES = ("merge",)  # merge by primary key, the newest updated_at wins (the only mode the store needs)
 
 
@@ -39,12 +37,12 @@ class Target:
     columns: tuple[str, ...]
     normalize: Normalizer
     events_table: str | None = None
-    # Whole-frame fast path for large batches; rows it does not take go through ``normalize`` one by one.
-    normalize_frame: FrameNormalizer | None = None
+    # Whole-table SQL fast path for staged files; rows it does not take go through ``normalize`` one by one.
+    normalize_staged: StagedNormalizer | None = None
 
 
 DOSSIERS = Target(
-    "dossiers", "dossiers", "dossier_id", DOSSIER_COLUMNS, normalize_dossier, "dossier_events", normalize_dossier_frame
+    "dossiers", "dossiers", "dossier_id", DOSSIER_COLUMNS, normalize_dossier, "dossier_events", normalize_dossier_staged
 )
 HOTLINE = Target("hotline", "hotline_tickets", "ticket_id", HOTLINE_COLUMNS, normalize_hotline)
 TARGETS = {target.name: target for target in (DOSSIERS, HOTLINE)}
@@ -78,19 +76,35 @@ class Stream:
         return self.target.primary_key
 
 
+@dataclass(frozen=True)
+class StagedRows:
+    """A batch already normalised in bulk: its ordinary rows in a temporary table, the rest still raw.
+
+    ``table`` lives on the writer connection and holds canonical rows with ``_position``; ``raw_rows`` are
+    (position, raw row) pairs for the per-row rules; ``rows_read`` counts both.
+    """
+
+    table: str
+    raw_rows: Sequence[tuple[int, Mapping[str, Any]]]
+    rows_read: int
+    ingested_at: datetime  # the time the table's rows were normalised with: the raw rows get the same
+
+
 @dataclass
 class Batch:
     """Rows for one target, and the cursor the connector has reached once they are stored.
 
     ``units`` are units the rows need that the store may lack (sources whose units are not
     Vietnamese communes register theirs: kind 'other'); they are inserted in the batch's transaction.
-    Each is a mapping with unit_code, name and optionally full_name and name_en.
+    Each is a mapping with unit_code, name and optionally full_name and name_en. ``staged`` replaces
+    ``rows`` for a file normalised in bulk (connectors.csv_bulk).
     """
 
     target: Target
     rows: Sequence[Mapping[str, Any]]
     cursor: str | None = None
     units: Sequence[Mapping[str, Any]] = ()
+    staged: StagedRows | None = None
 
 
 class Connector(Protocol):
@@ -197,63 +211,69 @@ def write_batch(
     Runs inside the caller's transaction, so rows, rejects and cursor land together or not at all.
     """
     target = batch.target
-    ingested_at = ingested_at or now_utc()
-    result = BatchResult(rows_read=len(batch.rows))
+    staged = batch.staged
+    ingested_at = ingested_at or (staged.ingested_at if staged is not None else now_utc())
+    raw_rows: Iterable[tuple[int, Mapping[str, Any]]] = staged.raw_rows if staged is not None else enumerate(batch.rows)
+    result = BatchResult(rows_read=staged.rows_read if staged is not None else len(batch.rows))
     if batch.units:
         reference = register_units(conn, batch.units, reference)
-    frame = _normalized_frame(batch.rows, target, reference, connector, ingested_at, result)
+    _stage_incoming(
+        conn, target, raw_rows, staged.table if staged is not None else None, reference, connector, ingested_at, result
+    )
     result.rows_rejected = len(result.rejects)
-    keys: list[str] = []
-    if len(frame):
-        # Per key the newest updated_at wins, and among equals the later row (as the per-row loop did).
-        frame = frame.sort_values(["updated_at", "_position"], kind="stable").drop_duplicates(target.primary_key, keep="last")
-        keys = frame[target.primary_key].tolist()
-        result.rows_upserted = _merge(conn, target, frame.drop(columns="_position"))
+    result.rows_upserted = _merge(conn, target)
     for raw_text, reason in result.rejects:
-        conn.execute(
+        run(
+            conn,
             "INSERT INTO rejects VALUES (nextval('reject_ids'), ?, ?, ?, ?, ?)",
             [connector, run_id, raw_text, reason, ingested_at],
         )
     if batch.cursor is not None:
         save_cursor(conn, connector, batch.cursor, ingested_at)
     # Same transaction: the KPI aggregates move with the rows (old contribution out, new one in).
-    refresh_aggregates(conn, target.name, keys)
+    refresh_aggregates(conn, target.name, f"SELECT {target.primary_key} FROM winners")
+    run(conn, "DROP TABLE winners")
     return result
 
 
-def _normalized_frame(
-    rows: Sequence[Mapping[str, Any]],
+def _stage_incoming(
+    conn: duckdb.DuckDBPyConnection,
     target: Target,
+    raw_rows: Iterable[tuple[int, Mapping[str, Any]]],
+    fast_table: str | None,
     reference: Reference,
     connector: str,
     ingested_at: datetime,
     result: BatchResult,
-) -> pd.DataFrame:
-    """The batch's canonical rows with their ``_position``; rejects (in row order) are appended to ``result``."""
-    parts: list[pd.DataFrame] = []
-    slow_positions: Iterable[int] = range(len(rows))
-    if target.normalize_frame is not None and len(rows) >= FAST_PATH_MIN_ROWS:
-        fast, slow_positions = target.normalize_frame(pd.DataFrame(list(rows)), reference, connector, ingested_at)
-        parts.append(fast.assign(_position=fast.index.to_numpy()))
-    slow_rows: list[dict[str, Any]] = []
-    for position in slow_positions:
-        raw = rows[position]
+) -> None:
+    """TEMP TABLE ``incoming``: the batch's canonical rows with their ``_position``; rejects (in row order) go to ``result``."""
+    normalized: list[dict[str, Any]] = []
+    for position, raw in raw_rows:
         try:
             row = target.normalize(raw, reference, connector, ingested_at)
         except RowError as error:
             result.rejects.append((_raw_text(raw), str(error)))
             continue
-        row["_position"] = position
-        slow_rows.append(row)
-    if slow_rows:
-        slow = pd.DataFrame(slow_rows, columns=[*target.columns, "_position"])
+        row[POSITION] = position
+        normalized.append(row)
+    # One CREATE TABLE AS, typed like the target: DuckDB 2.0 loses rows of a temporary table created and then
+    # filled by INSERT inside one transaction from a join's view once it outgrows a row group (tests/test_csv_bulk.py).
+    types = dict(run(conn, f"SELECT column_name, column_type FROM (DESCRIBE {target.table})"))
+    select = ", ".join(f"CAST({column} AS {types[column]}) AS {column}" for column in target.columns)
+    parts = [
+        f"SELECT {select}, CAST({POSITION} AS BIGINT) AS {POSITION} FROM {fast_table or f'(SELECT *, 0 AS {POSITION} FROM {target.table} LIMIT 0)'}"
+    ]
+    frame = pd.DataFrame(normalized, columns=[*target.columns, POSITION])
+    if normalized:
         for column in target.columns:
             if column.endswith("_at"):
-                slow[column] = pd.to_datetime(slow[column], utc=True).astype("datetime64[us, UTC]")
-        parts.append(slow)
-    if not parts:
-        return pd.DataFrame(columns=[*target.columns, "_position"])
-    return pd.concat([part for part in parts if len(part)] or parts, ignore_index=True)
+                frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
+        parts.append(f"SELECT {select}, CAST({POSITION} AS BIGINT) AS {POSITION} FROM incoming_frame")
+    conn.register("incoming_frame", frame)
+    try:
+        run(conn, "CREATE OR REPLACE TEMP TABLE incoming AS " + " UNION ALL ".join(parts))
+    finally:
+        conn.unregister("incoming_frame")
 
 
 def register_units(conn: duckdb.DuckDBPyConnection, units: Sequence[Mapping[str, Any]], reference: Reference) -> Reference:
@@ -270,42 +290,41 @@ def register_units(conn: duckdb.DuckDBPyConnection, units: Sequence[Mapping[str,
     return dataclasses.replace(reference, unit_codes=reference.unit_codes | {code for code, *_ in records})
 
 
-def _merge(conn: duckdb.DuckDBPyConnection, target: Target, frame: pd.DataFrame) -> int:
+def _merge(conn: duckdb.DuckDBPyConnection, target: Target) -> int:
+    """Merge TEMP TABLE ``incoming`` into the target; leaves TEMP TABLE ``winners`` (the rows written) for the aggregates."""
     key = target.primary_key
-    conn.register("incoming_frame", frame)
-    try:
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM {target.table} LIMIT 0")
-        columns = ", ".join(target.columns)
-        conn.execute(f"INSERT INTO incoming SELECT {columns} FROM incoming_frame")
-        # Only rows that are new, or at least as new as what is stored, are written.
-        conn.execute(
+    columns = ", ".join(target.columns)
+    # Per key the newest updated_at wins, and among equals the later row; of those, only rows that are new or
+    # at least as new as what is stored are written.
+    run(
+        conn,
+        f"""
+        CREATE OR REPLACE TEMP TABLE winners AS
+        SELECT i.* EXCLUDE ({POSITION}) FROM incoming i LEFT JOIN {target.table} t USING ({key})
+        WHERE (t.{key} IS NULL OR i.updated_at >= t.updated_at)
+        QUALIFY row_number() OVER (PARTITION BY i.{key} ORDER BY i.updated_at DESC, i.{POSITION} DESC) = 1
+        """,
+    )
+    if target.events_table:
+        run(
+            conn,
             f"""
-            CREATE OR REPLACE TEMP TABLE winners AS
-            SELECT i.* FROM incoming i LEFT JOIN {target.table} t USING ({key})
-            WHERE t.{key} IS NULL OR i.updated_at >= t.updated_at
-            """
+            INSERT INTO {target.events_table} (dossier_id, event_at, status, note)
+            SELECT w.dossier_id, w.updated_at, w.status, NULL
+            FROM winners w LEFT JOIN {target.table} t USING ({key})
+            WHERE t.{key} IS NULL OR t.status <> w.status
+            """,
         )
-        if target.events_table:
-            conn.execute(
-                f"""
-                INSERT INTO {target.events_table} (dossier_id, event_at, status, note)
-                SELECT w.dossier_id, w.updated_at, w.status, NULL
-                FROM winners w LEFT JOIN {target.table} t USING ({key})
-                WHERE t.{key} IS NULL OR t.status <> w.status
-                """
-            )
-        conn.execute(f"DELETE FROM {target.table} WHERE {key} IN (SELECT {key} FROM winners)")
-        conn.execute(f"INSERT INTO {target.table} SELECT {columns} FROM winners")
-        written = conn.execute("SELECT count(*) FROM winners").fetchall()[0][0]
-        conn.execute("DROP TABLE incoming")
-        conn.execute("DROP TABLE winners")
-    finally:
-        conn.unregister("incoming_frame")
+    run(conn, f"DELETE FROM {target.table} WHERE {key} IN (SELECT {key} FROM winners)")
+    run(conn, f"INSERT INTO {target.table} SELECT {columns} FROM winners")
+    written = run(conn, "SELECT count(*) FROM winners")[0][0]
+    run(conn, "DROP TABLE incoming")
     return int(written)
 
 
 def save_cursor(conn: duckdb.DuckDBPyConnection, connector: str, cursor: str, at: datetime) -> None:
-    conn.execute(
+    run(
+        conn,
         """
         INSERT INTO connector_state (connector, cursor_value, last_success_at, updated_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (connector) DO UPDATE SET cursor_value = excluded.cursor_value,
@@ -336,7 +355,8 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
 
             def write(conn: duckdb.DuckDBPyConnection, batch: Batch = batch, run_id: int = run_id) -> BatchResult:
                 result = write_batch(conn, connector, batch, reference, run_id)
-                conn.execute(
+                run(
+                    conn,
                     """UPDATE ingest_runs SET rows_read = rows_read + ?, rows_upserted = rows_upserted + ?,
                        rows_rejected = rows_rejected + ? WHERE run_id = ?""",
                     [result.rows_read, result.rows_upserted, result.rows_rejected, run_id],
@@ -351,10 +371,13 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
 
         def record_failure(conn: duckdb.DuckDBPyConnection) -> None:
             at = now_utc()
-            conn.execute(
-                "UPDATE ingest_runs SET finished_at = ?, status = 'failed', error = ? WHERE run_id = ?", [at, message, failed_run]
+            run(
+                conn,
+                "UPDATE ingest_runs SET finished_at = ?, status = 'failed', error = ? WHERE run_id = ?",
+                [at, message, failed_run],
             )
-            conn.execute(
+            run(
+                conn,
                 """INSERT INTO connector_state (connector, last_error_at, last_error, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (connector) DO UPDATE SET last_error_at = excluded.last_error_at,
                    last_error = excluded.last_error, updated_at = excluded.updated_at""",
@@ -367,8 +390,9 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
     def record_success(conn: duckdb.DuckDBPyConnection) -> None:
         at = now_utc()
         if run_id is not None:
-            conn.execute("UPDATE ingest_runs SET finished_at = ?, status = 'ok' WHERE run_id = ?", [at, run_id])
-        conn.execute(
+            run(conn, "UPDATE ingest_runs SET finished_at = ?, status = 'ok' WHERE run_id = ?", [at, run_id])
+        run(
+            conn,
             """INSERT INTO connector_state (connector, last_success_at, updated_at) VALUES (?, ?, ?)
                ON CONFLICT (connector) DO UPDATE SET last_success_at = excluded.last_success_at,
                last_error = NULL, updated_at = excluded.updated_at""",
@@ -381,8 +405,9 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
 
 def _start_run(db: Database, connector: str, started_at: datetime) -> int:
     def insert(conn: duckdb.DuckDBPyConnection) -> int:
-        run_id = int(conn.execute("SELECT nextval('ingest_run_ids')").fetchall()[0][0])
-        conn.execute(
+        run_id = int(run(conn, "SELECT nextval('ingest_run_ids')")[0][0])
+        run(
+            conn,
             "INSERT INTO ingest_runs (run_id, connector, started_at, status) VALUES (?, ?, ?, 'running')",
             [run_id, connector, started_at],
         )

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Batch, RetryPolicy, SourceError, Stream
+from connectors.http import fetch_json
 from connectors.mapping import SourceMapping, load_mapping
 from ioc.canonical import RowError
 
@@ -23,6 +21,8 @@ if TYPE_CHECKING:
 MAX_PAGES = 10_000  # a server whose pages never end would otherwise loop forever
 PAGINATION_MODES = ("none", "page", "next")
 DEFAULT_USER_AGENT = "ioc-dashboard"
+# Named in the error of a refused request (HTTP 401/403): where a json_http source takes its credentials.
+CREDENTIALS_HINT = "username, password_env or token_env in the sources file"
 
 
 def lookup_path(document: Any, path: str) -> Any:
@@ -36,36 +36,6 @@ def lookup_path(document: Any, path: str) -> Any:
         else:
             return None
     return node
-
-
-def fetch_json(request: urllib.request.Request, timeout: float, what: str) -> Any:
-    """GET ``request`` and parse its body; SourceError says what failed and whether trying again may help."""
-    url = request.full_url
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as error:
-        if error.code in (401, 403):
-            raise SourceError(
-                f"{what}: HTTP {error.code} {error.reason} from GET {url}: check the credentials "
-                "(username, password_env or token_env in the sources file)",
-                retryable=False,
-            ) from error
-        # 5xx and 429 are the server's trouble and may pass; other 4xx mean this request is wrong.
-        retryable = error.code >= 500 or error.code == 429
-        raise SourceError(f"{what}: HTTP {error.code} {error.reason} from GET {url}", retryable=retryable) from error
-    except TimeoutError as error:
-        raise SourceError(f"{what}: no answer within {timeout:g} s from GET {url}") from error
-    except urllib.error.URLError as error:
-        if isinstance(error.reason, TimeoutError | socket.timeout):
-            raise SourceError(f"{what}: no answer within {timeout:g} s from GET {url}") from error
-        raise SourceError(f"{what}: cannot reach GET {url}: {error.reason}") from error
-    except (ConnectionError, OSError) as error:
-        raise SourceError(f"{what}: connection failed for GET {url}: {error}") from error
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SourceError(f"{what}: invalid JSON from GET {url}: {error}", retryable=False) from error
 
 
 class JsonHttpConnector:
@@ -270,10 +240,15 @@ class JsonHttpConnector:
         return [record for record in records if isinstance(record, Mapping)]
 
     def _get(self, url: str, params: Mapping[str, str]) -> Any:
-        full = _with_query(url, params)
-        request = urllib.request.Request(full, headers=self.headers)
-        what = f"JSON source {self.name}"
-        return self.retry.call(lambda: fetch_json(request, self.timeout, what), f"{self.name}: GET {full}")
+        return fetch_json(
+            _with_query(url, params),
+            source_kind="JSON",
+            source_name=self.name,
+            headers=self.headers,
+            timeout=self.timeout,
+            retry=self.retry,
+            credentials_hint=CREDENTIALS_HINT,
+        )
 
 
 def _with_query(url: str, params: Mapping[str, str]) -> str:

@@ -205,10 +205,10 @@ def guarded_target(
             log.valid += 1
         return result
 
-    # The whole-frame fast path sends ROW_PROBLEM rows to this normaliser; with a prepare step or a log it
-    # would bypass them, so it is only kept for the plain guard (canonical files).
-    fast = base.normalize_frame if prepare is None and log is None else None
-    return dataclasses.replace(base, normalize=normalize, normalize_frame=fast)
+    # The SQL fast path reads canonical cells; with a prepare step or a log it would bypass them, so it is
+    # only kept for the plain guard (canonical files).
+    fast = base.normalize_staged if prepare is None and log is None else None
+    return dataclasses.replace(base, normalize=normalize, normalize_staged=fast)
 
 
 @dataclass(frozen=True)

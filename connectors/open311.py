@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import HOTLINE, Batch, RetryPolicy, SourceError, Stream
+from connectors.http import fetch_json
 from connectors.mapping import slug
 from ioc.timeutil import now_utc
 
@@ -29,6 +27,7 @@ OTHER_UNIT = "other"
 # GeoReport status -> canonical hotline status (the same as mappings/boston_open311.toml).
 # Until this connector reads mapping files, a sources file can change it with [sources.NAME.status_map].
 DEFAULT_STATUS_MAP = {"open": "new", "closed": "answered"}
+REQUEST_HEADERS = {"Accept": "application/json", "User-Agent": "ioc-dashboard"}
 
 
 def department(service_code: Any) -> str:
@@ -208,31 +207,9 @@ class Open311Connector:
         if self.jurisdiction_id:
             query["jurisdiction_id"] = self.jurisdiction_id
         url = f"{self.base_url}/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        return self.retry.call(lambda: self._fetch_json(url), f"{self.name}: GET {url}")
-
-    def _fetch_json(self, url: str) -> Any:
-        request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "ioc-dashboard"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as error:
-            # 5xx and 429 are the server's trouble and may pass; other 4xx mean this request is wrong.
-            retryable = error.code >= 500 or error.code == 429
-            raise SourceError(
-                f"Open311 source {self.name}: HTTP {error.code} {error.reason} from GET {url}", retryable=retryable
-            ) from error
-        except TimeoutError as error:
-            raise SourceError(f"Open311 source {self.name}: no answer within {self.timeout:g} s from GET {url}") from error
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError | socket.timeout):
-                raise SourceError(f"Open311 source {self.name}: no answer within {self.timeout:g} s from GET {url}") from error
-            raise SourceError(f"Open311 source {self.name}: cannot reach GET {url}: {error.reason}") from error
-        except (ConnectionError, OSError) as error:
-            raise SourceError(f"Open311 source {self.name}: connection failed for GET {url}: {error}") from error
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise SourceError(f"Open311 source {self.name}: invalid JSON from GET {url}: {error}", retryable=False) from error
+        return fetch_json(
+            url, source_kind="Open311", source_name=self.name, headers=REQUEST_HEADERS, timeout=self.timeout, retry=self.retry
+        )
 
     # -- mapping ---------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -286,6 +286,29 @@ class _HotlineDay:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+# A day of dossiers or of hotline tickets: the two share how their state at an instant is read.
+_DayItems = TypeVar("_DayItems", _DossierDay, _HotlineDay)
+
+
+@dataclass
+class _Progress:
+    """Where the items a run emits from one day stand at its ``now``: their slot times and the slots reached."""
+
+    selected: np.ndarray  # mask over the day's items
+    times: np.ndarray  # slot times of the selected items
+    reached: np.ndarray  # whether each slot has happened by now
+    last_slot: np.ndarray  # the highest slot reached: the item has its status and its updated_at
+
+    def time_if_reached(self, slot: int) -> np.ndarray:
+        """The time of ``slot`` where it has happened by now, ABSENT elsewhere."""
+        return np.where(self.reached[:, slot], self.times[:, slot], ABSENT)
+
+    @property
+    def updated_at(self) -> np.ndarray:
+        """The time of each item's latest event by now."""
+        return self.times[np.arange(len(self.times)), self.last_slot]
 
 
 def procedure_weights(procedures: pd.DataFrame) -> np.ndarray:
@@ -733,9 +756,27 @@ class Simulator:
 
     def _dossier_rows_of_day(self, day: date, since: int | None, now: int) -> list[dict[str, Any]]:
         """Rows for the dossiers of ``day`` that arrived (since None) or changed in (since, now], as of now."""
+        return self._rows_of_day(self._dossier_day, self._dossier_rows, day, since, now)
+
+    def _hotline_rows_of_day(self, day: date, since: int | None, now: int) -> list[dict[str, Any]]:
+        """Rows for the tickets of ``day`` that arrived (since None) or changed in (since, now], as of now."""
+        return self._rows_of_day(self._hotline_day, self._hotline_rows, day, since, now)
+
+    def _rows_of_day(
+        self,
+        items_of_day: Callable[[date], _DayItems],
+        rows_of: Callable[[_DayItems, _Progress, int], list[dict[str, Any]]],
+        day: date,
+        since: int | None,
+        now: int,
+    ) -> list[dict[str, Any]]:
+        """``rows_of`` the items of ``day`` that arrived (since None) or changed in (since, now], as they stand at now.
+
+        Days before the simulated history began give nothing: their items were never emitted.
+        """
         if day < (self.history_start or day):
             return []
-        data = self._dossier_day(day)
+        data = items_of_day(day)
         if not len(data):
             return []
         selected = _changed(data.times, data.received, since, now)
@@ -743,14 +784,16 @@ class Simulator:
             return []
         times = data.times[selected]
         reached = times <= now
-        last_slot = (reached * np.arange(1, SLOT_COUNT + 1)).max(axis=1) - 1
-        rows_index = np.arange(len(times))
+        slot_count = times.shape[1]
+        last_slot = (reached * np.arange(1, slot_count + 1)).max(axis=1) - 1
+        return rows_of(data, _Progress(selected, times, reached, last_slot), now)
+
+    def _dossier_rows(self, data: _DossierDay, progress: _Progress, now: int) -> list[dict[str, Any]]:
+        """Canonical rows of the selected dossiers of one day, as they stand at ``now``."""
+        selected, times, reached, last_slot = progress.selected, progress.times, progress.reached, progress.last_slot
         status = SLOT_STATUS_INDEX[last_slot]
         status = np.where(last_slot == 1, data.accept_status[selected], status)
         status = np.where(last_slot == END_SLOT, data.end_status[selected], status)
-        updated = times[rows_index, last_slot]
-        finished = np.where(reached[:, END_SLOT], times[:, END_SLOT], ABSENT)
-        returned = np.where(reached[:, RETURN_SLOT], times[:, RETURN_SLOT], ABSENT)
         supplements = reached[:, 3].astype(np.int64) + reached[:, 5]
         paused = np.where(reached[:, 4], times[:, 4] - times[:, 3], 0) + np.where(reached[:, 6], times[:, 6] - times[:, 5], 0)
         resolved = reached[:, END_SLOT] & (data.end_status[selected] == STATUS_INDEX["resolved"])
@@ -765,8 +808,8 @@ class Simulator:
             "channel": np.array(["online", "in_person", "postal"], dtype=object)[data.channel[selected]].tolist(),
             "received_at": _datetimes(data.received[selected]),
             "due_at": _datetimes(due),
-            "finished_at": _datetimes(finished),
-            "returned_at": _datetimes(returned),
+            "finished_at": _datetimes(progress.time_if_reached(END_SLOT)),
+            "returned_at": _datetimes(progress.time_if_reached(RETURN_SLOT)),
             "status": np.array(STATUS_NAMES, dtype=object)[status].tolist(),
             "supplement_count": supplements.tolist(),
             "paused_seconds": paused.tolist(),
@@ -775,23 +818,13 @@ class Simulator:
             "digitized": data.digitized[selected].tolist(),
             "e_result": (data.e_result[selected] & resolved).tolist(),
             "is_proactive": data.proactive[selected].tolist(),
-            "updated_at": _datetimes(updated),
+            "updated_at": _datetimes(progress.updated_at),
         }
         return _rows(columns, source=SOURCE_NAME)
 
-    def _hotline_rows_of_day(self, day: date, since: int | None, now: int) -> list[dict[str, Any]]:
-        """Rows for the tickets of ``day`` that arrived (since None) or changed in (since, now], as of now."""
-        if day < (self.history_start or day):
-            return []
-        data = self._hotline_day(day)
-        if not len(data):
-            return []
-        selected = _changed(data.times, data.received, since, now)
-        if not selected.any():
-            return []
-        times = data.times[selected]
-        reached = times <= now
-        last_slot = (reached * np.arange(1, HOTLINE_SLOT_COUNT + 1)).max(axis=1) - 1
+    def _hotline_rows(self, data: _HotlineDay, progress: _Progress, now: int) -> list[dict[str, Any]]:
+        """Canonical rows of the selected tickets of one day, as they stand at ``now``."""
+        selected, times, reached, last_slot = progress.selected, progress.times, progress.reached, progress.last_slot
         rejected = data.rejected[selected]
         status = np.array(HOTLINE_SLOT_STATUS, dtype=object)[last_slot]
         status = np.where((last_slot == 3) & rejected, "rejected", status)
@@ -806,7 +839,7 @@ class Simulator:
             "urgency": np.array(list(HOTLINE_URGENCY_SHARES), dtype=object)[data.urgency[selected]].tolist(),
             "unit_code": self._units.codes[data.unit[selected]].tolist(),
             "received_at": _datetimes(data.received[selected]),
-            "forwarded_at": _datetimes(np.where(reached[:, 2], times[:, 2], ABSENT)),
+            "forwarded_at": _datetimes(progress.time_if_reached(2)),
             "due_at": _datetimes(data.due[selected]),
             "answered_at": _datetimes(np.where(answered, times[:, 3], ABSENT)),
             "status": status.tolist(),
@@ -815,7 +848,7 @@ class Simulator:
             "title": [title for _, title in titles],
             "lat": data.lat[selected].tolist(),
             "lon": data.lon[selected].tolist(),
-            "updated_at": _datetimes(times[np.arange(len(times)), last_slot]),
+            "updated_at": _datetimes(progress.updated_at),
         }
         return _rows(columns, source=SOURCE_NAME)
 

@@ -22,6 +22,7 @@ from ioc.timeutil import LOCAL_TZ, local_date, local_datetime
 
 MAX_ID_LENGTH = 120
 MAX_TITLE_LENGTH = 500
+MAX_SMALL_INT = 2_147_483_647  # the store's INTEGER columns (supplement_count) hold no more
 # Hotline answer deadlines by urgency, in working days (QĐ 960/QĐ-UBND Đà Nẵng: urgent 1, quick 3; normal 5).
 HOTLINE_DUE_WORKING_DAYS = {"urgent": 1, "quick": 3, "normal": 5}
 # A due date computed from a working-day count is the end of office hours on that day.
@@ -92,7 +93,7 @@ def parse_bool(value: Any, column: str, default: bool = False) -> bool:
     raise RowError(f"{column}: '{text[:20]}' is not true/false/1/0")
 
 
-def parse_int(value: Any, column: str, default: int = 0, minimum: int = 0) -> int:
+def parse_int(value: Any, column: str, default: int = 0, minimum: int = 0, maximum: int = 2**63 - 1) -> int:
     if _blank(value):
         return default
     try:
@@ -101,6 +102,8 @@ def parse_int(value: Any, column: str, default: int = 0, minimum: int = 0) -> in
         raise RowError(f"{column}: '{str(value)[:20]}' is not a whole number") from error
     if number < minimum:
         raise RowError(f"{column}: {number} is below {minimum}")
+    if number > maximum:
+        raise RowError(f"{column}: {number} is above {maximum:,}")
     return number
 
 
@@ -192,7 +195,7 @@ def normalize_dossier(row: Mapping[str, Any], reference: Reference, source: str,
         "finished_at": finished_at,
         "returned_at": returned_at,
         "status": status,
-        "supplement_count": parse_int(row.get("supplement_count"), "supplement_count"),
+        "supplement_count": parse_int(row.get("supplement_count"), "supplement_count", maximum=MAX_SMALL_INT),
         "paused_seconds": parse_int(row.get("paused_seconds"), "paused_seconds"),
         "extended": parse_bool(row.get("extended"), "extended"),
         "paid_online": parse_bool(row.get("paid_online"), "paid_online"),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import TARGETS, Batch, BatchResult, Target, ingest_batches
+from connectors.csv_bulk import staged_csv
 from connectors.files import BATCH_ROWS, FileReadError, read_table
 from connectors.mapping import ROW_METADATA, guarded_target
 from ioc.db import Database
@@ -21,10 +22,13 @@ class ImportSummary:
     path: Path
     target: str
     result: BatchResult
+    bulk: bool = False  # read and checked by DuckDB in one go (connectors.csv_bulk), not row by row
 
     def describe(self) -> str:
         r = self.result
         text = f"{self.path.name}: {r.rows_read} rows read, {r.rows_upserted} upserted, {r.rows_rejected} rejected"
+        if self.bulk:
+            text += " (read in bulk by DuckDB)"
         return text + (" (header only: no data rows)" if r.rows_read == 0 else "")
 
 
@@ -37,11 +41,19 @@ def _batches(rows: Sequence[dict[str, Any]], target: Target) -> Iterator[Batch]:
 
 
 def import_csv(db: Database, target_name: str, path: Path) -> ImportSummary:
-    """Read ``path`` and merge its rows into the target table; bad rows go to ``rejects`` with a reason."""
+    """Read ``path`` and merge its rows into the target table; bad rows go to ``rejects`` with a reason.
+
+    A large UTF-8 CSV of dossiers is read and checked by DuckDB in one go (connectors.csv_bulk) and stored in
+    one transaction; any other file is read row by row and stored in batches of BATCH_ROWS.
+    """
     target = TARGETS[target_name]
+    connector = f"import:{target_name}"
+    with staged_csv(db, target, path, connector=connector) as staged:
+        if staged is not None:
+            return ImportSummary(path, target_name, ingest_batches(db, connector, [staged.batch]), bulk=True)
     table = read_table(path)
     if target.primary_key not in table.header:
         found = ", ".join(table.header)[:200]
         raise ImportFileError(f"{path.name}: the header has no '{target.primary_key}' column (found: {found})")
-    result = ingest_batches(db, f"import:{target_name}", _batches(table.rows, target))
+    result = ingest_batches(db, connector, _batches(table.rows, target))
     return ImportSummary(path, target_name, result)

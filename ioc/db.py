@@ -15,6 +15,11 @@ T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any] | None
 
 
+def run(conn: duckdb.DuckDBPyConnection, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+    """Execute and fetch every row: DuckDB can leave a large INSERT's result pending, and the next statement cancels it."""
+    return conn.execute(sql, params).fetchall()
+
+
 class StoreLockedError(RuntimeError):
     """Another process holds the DuckDB file open for writing."""
 

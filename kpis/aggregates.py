@@ -29,7 +29,7 @@ back to the scanning engine (``kpis.compute``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ioc.config import LOCAL_TIMEZONE
-from ioc.db import Database
+from ioc.db import Database, run
 from ioc.model import NOT_ACCEPTED_STATUSES, RESOLVED_STATUSES
 from kpis.compute import COUNT_IDS, OUTPUT_IDS, UNIT_COLUMNS, period_calendar
 from kpis.period import Period, shift_months
@@ -217,9 +217,10 @@ def _upsert(conn: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], co
     """Add the rows' values to ``table`` (insert the keys it lacks)."""
     names = ", ".join((*keys, *columns))
     updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in columns)
-    conn.execute(
-        f"INSERT INTO {table} ({names}) SELECT {names} FROM ({rows_sql}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    ).fetchall()
+    run(
+        conn,
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM ({rows_sql}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+    )
 
 
 def _monthly_sql(source: str, keys: Sequence[str], columns: Sequence[str]) -> str:
@@ -232,11 +233,11 @@ def _apply_delta(
     conn: duckdb.DuckDBPyConnection, columns: Sequence[str], daily_delta_sql: str, histogram_delta_sql: str | None
 ) -> None:
     """Add a (unit, day) delta to kpi_daily and kpi_monthly (and a histogram delta to both histogram tables)."""
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {daily_delta_sql}")
+    run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {daily_delta_sql}")
     _upsert(conn, "kpi_daily", ("unit_code", "day"), columns, "SELECT * FROM kpi_delta")
     _upsert(conn, "kpi_monthly", ("unit_code", "month"), columns, _monthly_sql("kpi_delta", (), columns))
     if histogram_delta_sql is not None:
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {histogram_delta_sql}")
+        run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {histogram_delta_sql}")
         keys = ("unit_code", "day", "processing_days")
         _upsert(conn, "kpi_processing_days", keys, ("dossiers",), "SELECT * FROM kpi_delta")
         _upsert(
@@ -246,7 +247,7 @@ def _apply_delta(
             ("dossiers",),
             _monthly_sql("kpi_delta", ("processing_days",), ("dossiers",)),
         )
-    conn.execute("DROP TABLE kpi_delta")
+    run(conn, "DROP TABLE kpi_delta")
 
 
 def _histogram_delta_sql(new: str, old: str | None) -> str:
@@ -264,30 +265,31 @@ def aggregates_ready(db: Database) -> bool:
 
 
 def _ready(conn: duckdb.DuckDBPyConnection) -> bool:
-    rows = conn.execute("SELECT value FROM meta WHERE key = 'kpi_aggregates'").fetchall()
+    rows = run(conn, "SELECT value FROM meta WHERE key = 'kpi_aggregates'")
     return bool(rows) and rows[0][0] == READY
 
 
-def refresh_aggregates(conn: duckdb.DuckDBPyConnection, target: str, keys: Iterable[str]) -> None:
-    """Move the aggregates from the stored contribution of ``keys`` to their current rows (in the caller's transaction).
+def refresh_aggregates(conn: duckdb.DuckDBPyConnection, target: str, keys_sql: str) -> None:
+    """Move the aggregates from the stored contribution of some keys to their current rows (in the caller's transaction).
 
-    ``target`` is "dossiers" or "hotline"; ``keys`` the primary keys the batch merged. Keys whose rows
-    did not change add and subtract the same contribution, so passing every key of a batch is safe.
+    ``target`` is "dossiers" or "hotline"; ``keys_sql`` a query whose one column holds the primary keys the
+    batch merged. Keys whose rows did not change add and subtract the same contribution, so passing a key
+    twice or unchanged is safe.
     """
-    key_list = list(dict.fromkeys(keys))
-    if not key_list or not _ready(conn):
+    if not _ready(conn):
         return
-    conn.register("kpi_keys_frame", pd.DataFrame({"key": pd.Series(key_list, dtype=object)}))
-    try:
-        conn.execute("CREATE OR REPLACE TEMP TABLE kpi_keys AS SELECT DISTINCT CAST(key AS VARCHAR) AS key FROM kpi_keys_frame")
-    finally:
-        conn.unregister("kpi_keys_frame")
+    run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_keys AS SELECT DISTINCT CAST(key AS VARCHAR) AS key FROM ({keys_sql}) AS k(key)")
+    if not run(conn, "SELECT count(*) FROM kpi_keys")[0][0]:
+        run(conn, "DROP TABLE kpi_keys")
+        return
     params = {"tz": LOCAL_TIMEZONE}
     if target == "dossiers":
-        conn.execute(
-            "CREATE OR REPLACE TEMP TABLE kpi_old AS SELECT * FROM kpi_dossier_facts WHERE dossier_id IN (SELECT key FROM kpi_keys)"
+        run(
+            conn,
+            "CREATE OR REPLACE TEMP TABLE kpi_old AS SELECT * FROM kpi_dossier_facts WHERE dossier_id IN (SELECT key FROM kpi_keys)",
         )
-        conn.execute(
+        run(
+            conn,
             "CREATE OR REPLACE TEMP TABLE kpi_new AS " + _dossier_facts_sql("AND d.dossier_id IN (SELECT key FROM kpi_keys)"),
             params,
         )
@@ -297,24 +299,26 @@ def refresh_aggregates(conn: duckdb.DuckDBPyConnection, target: str, keys: Itera
             _delta_sql(_DOSSIER_EVENTS, "kpi_new", "kpi_old"),
             _histogram_delta_sql("kpi_new", "kpi_old"),
         )
-        conn.execute("DELETE FROM kpi_dossier_facts WHERE dossier_id IN (SELECT key FROM kpi_keys)")
-        conn.execute("INSERT INTO kpi_dossier_facts SELECT * FROM kpi_new")
+        run(conn, "DELETE FROM kpi_dossier_facts WHERE dossier_id IN (SELECT key FROM kpi_keys)")
+        run(conn, "INSERT INTO kpi_dossier_facts SELECT * FROM kpi_new")
     elif target == "hotline":
-        conn.execute(
-            "CREATE OR REPLACE TEMP TABLE kpi_old AS SELECT * FROM kpi_hotline_facts WHERE ticket_id IN (SELECT key FROM kpi_keys)"
+        run(
+            conn,
+            "CREATE OR REPLACE TEMP TABLE kpi_old AS SELECT * FROM kpi_hotline_facts WHERE ticket_id IN (SELECT key FROM kpi_keys)",
         )
-        conn.execute(
+        run(
+            conn,
             "CREATE OR REPLACE TEMP TABLE kpi_new AS "
             + _HOTLINE_FACTS_SQL.format(key_filter="AND ticket_id IN (SELECT key FROM kpi_keys)"),
             params,
         )
         _apply_delta(conn, HOTLINE_DAILY_COLUMNS, _delta_sql(_HOTLINE_EVENTS, "kpi_new", "kpi_old"), None)
-        conn.execute("DELETE FROM kpi_hotline_facts WHERE ticket_id IN (SELECT key FROM kpi_keys)")
-        conn.execute("INSERT INTO kpi_hotline_facts SELECT * FROM kpi_new")
+        run(conn, "DELETE FROM kpi_hotline_facts WHERE ticket_id IN (SELECT key FROM kpi_keys)")
+        run(conn, "INSERT INTO kpi_hotline_facts SELECT * FROM kpi_new")
     else:
         raise ValueError(f"unknown target {target!r}")
     for table in ("kpi_keys", "kpi_old", "kpi_new"):
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        run(conn, f"DROP TABLE IF EXISTS {table}")
 
 
 def rebuild_aggregates(db: Database) -> None:
@@ -323,9 +327,9 @@ def rebuild_aggregates(db: Database) -> None:
     def rebuild(conn: duckdb.DuckDBPyConnection) -> None:
         params = {"tz": LOCAL_TIMEZONE}
         for table in AGGREGATE_TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        conn.execute("INSERT INTO kpi_dossier_facts " + _dossier_facts_sql(""), params)
-        conn.execute("INSERT INTO kpi_hotline_facts " + _HOTLINE_FACTS_SQL.format(key_filter=""), params)
+            run(conn, f"DELETE FROM {table}")
+        run(conn, "INSERT INTO kpi_dossier_facts " + _dossier_facts_sql(""), params)
+        run(conn, "INSERT INTO kpi_hotline_facts " + _HOTLINE_FACTS_SQL.format(key_filter=""), params)
         # Dossier and hotline days are summed together so each (unit, day) is inserted once.
         columns = ", ".join(DAILY_COLUMNS)
         sums = ", ".join(f"sum({column}) AS {column}" for column in DAILY_COLUMNS)
@@ -333,23 +337,23 @@ def rebuild_aggregates(db: Database) -> None:
         hotline = _contributions_sql(_HOTLINE_EVENTS, "kpi_hotline_facts", 1)
         dossier_zeros = ", ".join(f"0 AS {column}" for column in HOTLINE_DAILY_COLUMNS)
         hotline_zeros = ", ".join(f"0 AS {column}" for column in DOSSIER_DAILY_COLUMNS)
-        conn.execute(
+        run(
+            conn,
             f"""INSERT INTO kpi_daily (unit_code, day, {columns})
             SELECT unit_code, day, {sums} FROM (
                 SELECT *, {dossier_zeros} FROM ({dossier})
                 UNION ALL BY NAME
                 SELECT *, {hotline_zeros} FROM ({hotline})
-            ) GROUP BY unit_code, day ORDER BY unit_code, day"""
+            ) GROUP BY unit_code, day ORDER BY unit_code, day""",
         )
-        conn.execute("INSERT INTO kpi_processing_days " + _histogram_delta_sql("kpi_dossier_facts", None))
-        conn.execute(f"INSERT INTO kpi_monthly (unit_code, month, {columns}) " + _monthly_sql("kpi_daily", (), DAILY_COLUMNS))
-        conn.execute(
+        run(conn, "INSERT INTO kpi_processing_days " + _histogram_delta_sql("kpi_dossier_facts", None))
+        run(conn, f"INSERT INTO kpi_monthly (unit_code, month, {columns}) " + _monthly_sql("kpi_daily", (), DAILY_COLUMNS))
+        run(
+            conn,
             "INSERT INTO kpi_processing_days_monthly (unit_code, month, processing_days, dossiers) "
-            + _monthly_sql("kpi_processing_days", ("processing_days",), ("dossiers",))
+            + _monthly_sql("kpi_processing_days", ("processing_days",), ("dossiers",)),
         )
-        conn.execute(
-            "INSERT INTO meta VALUES ('kpi_aggregates', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [READY]
-        )
+        run(conn, "INSERT INTO meta VALUES ('kpi_aggregates', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [READY])
 
     db.execute_write_fn(rebuild, bump_version=False)
 

@@ -40,6 +40,7 @@ class IngestReport:
     seconds_import: float
     seconds_read_csv: float
     seconds_read_csv_typed: float
+    seconds_read_csv_keyed: float
     seconds_incremental: float
     stored: int
     rejected: int
@@ -80,8 +81,8 @@ def fresh_store(path: Path) -> Database:
     return db
 
 
-def time_read_csv(csv_path: Path, work: Path) -> tuple[float, float]:
-    """Seconds for DuckDB's own ``read_csv`` into a new table, and into a table typed like ``dossiers``."""
+def time_read_csv(csv_path: Path, work: Path, dossiers_ddl: str) -> tuple[float, float, float]:
+    """Seconds for DuckDB's own ``read_csv`` into a new table, into a table typed like ``dossiers``, and into ``dossiers`` itself (its key)."""
     target = work / "read_csv.duckdb"
     conn = duckdb.connect(str(target))
     try:
@@ -94,10 +95,17 @@ def time_read_csv(csv_path: Path, work: Path) -> tuple[float, float]:
         started = time.perf_counter()
         conn.execute(f"INSERT INTO typed_dossiers SELECT * FROM read_csv('{csv_path}', header = true)").fetchall()
         typed = time.perf_counter() - started
+        conn.execute("DROP TABLE typed_dossiers").fetchall()
+        conn.execute(dossiers_ddl).fetchall()
+        conn.execute("CHECKPOINT").fetchall()
+        columns = ", ".join(c for c in DOSSIER_COLUMNS if c != "ingested_at")
+        started = time.perf_counter()
+        conn.execute(f"INSERT INTO dossiers SELECT {columns}, now() FROM read_csv('{csv_path}', header = true)").fetchall()
+        keyed = time.perf_counter() - started
     finally:
         conn.close()
     target.unlink()
-    return plain, typed
+    return plain, typed, keyed
 
 
 def write_changed_rows(csv_path: Path, out: Path, changed: int) -> int:
@@ -134,11 +142,11 @@ def run_ingest_bench(rows: int = DEFAULT_ROWS, changed: int = DEFAULT_CHANGED, *
         written = sum(1 for _ in csv_path.open(encoding="utf-8")) - 1
         stream.write(f"wrote {csv_path.stat().st_size / 2**20:.0f} MiB, {written:,} rows in {seconds_generate:.1f} s\n")
 
-        stream.write("DuckDB read_csv ...\n")
-        seconds_plain, seconds_typed = time_read_csv(csv_path, work)
-
         db = fresh_store(work / "store.duckdb")
         try:
+            stream.write("DuckDB read_csv ...\n")
+            ddl = db.scalar("SELECT sql FROM duckdb_tables() WHERE table_name = 'dossiers'")
+            seconds_plain, seconds_typed, seconds_keyed = time_read_csv(csv_path, work, ddl)
             stream.write("import through the file connector path (import_csv) ...\n")
             profiler = cProfile.Profile() if profile else None
             started = time.perf_counter()
@@ -169,6 +177,7 @@ def run_ingest_bench(rows: int = DEFAULT_ROWS, changed: int = DEFAULT_CHANGED, *
             seconds_import=seconds_import,
             seconds_read_csv=seconds_plain,
             seconds_read_csv_typed=seconds_typed,
+            seconds_read_csv_keyed=seconds_keyed,
             seconds_incremental=seconds_incremental,
             stored=stored,
             rejected=summary.result.rows_rejected,
@@ -213,9 +222,12 @@ def render_markdown(report: IngestReport, command: str) -> str:
         f"| DuckDB `CREATE TABLE … AS SELECT * FROM read_csv(file)` (types inferred) | {report.seconds_read_csv:.2f} s | | 1× |",
         f"| DuckDB `INSERT INTO` a table typed like `dossiers` `FROM read_csv(file)` | {report.seconds_read_csv_typed:.2f} s | | "
         f"{report.seconds_read_csv_typed / report.seconds_read_csv:.1f}× |",
-        f"| `python -m ioc import dossiers FILE` path (`ioc.csv_import.import_csv`: read, normalise (vectorised "
-        f"fast path, per-row normaliser for the rows it leaves), reject, merge by key, events, aggregates, cursor) into the new store | {report.seconds_import:.1f} s | ≤ 2× read_csv | "
-        f"**{report.ratio:.0f}×** ({ok_ratio}) |",
+        f"| DuckDB `INSERT INTO dossiers` (the store's own table: types and primary key) `FROM read_csv(file)` | "
+        f"{report.seconds_read_csv_keyed:.2f} s | | {report.seconds_read_csv_keyed / report.seconds_read_csv:.1f}× |",
+        f"| `python -m ioc import dossiers FILE` (`ioc.csv_import.import_csv` → `connectors.csv_bulk`: DuckDB read_csv, "
+        f"checks in SQL, per-row rules for the rows they leave, reject, merge by key, events, KPI facts and daily "
+        f"aggregates, one transaction) into the new store | {report.seconds_import:.1f} s | ≤ 2× read_csv | "
+        f"**{report.ratio:.1f}×** ({ok_ratio}) |",
         f"| incremental: {report.changed:,} changed rows (status and updated_at) into the {report.stored:,}-row store | "
         f"{report.seconds_incremental:.2f} s | < 1 s ({ok_incremental}) | |",
         "",
@@ -224,13 +236,20 @@ def render_markdown(report: IngestReport, command: str) -> str:
     ]
     lines += [
         "",
-        "Normalisation: `ioc.canonical_fast.normalize_dossier_frame` checks whole columns once per distinct value "
-        "(units, statuses, timestamps, booleans, numbers, procedures; due dates per distinct received day and legal "
-        "days) and leaves every unusual or failing row to `ioc.canonical.normalize_dossier`, which stays the "
-        "definition (equality: tests/test_normalize_fast.py). Measured with `--profile` at 1,000,000 rows "
-        "(2026-11-23, cumulative, profiler overhead included): about 22 s of 61 s in the fast path itself "
-        "(timestamp checks and parsing, text checks), 11 s in the Python CSV reader (`connectors.files.read_table`), "
-        "the rest in the merge, aggregates and commits.",
+        "How: a UTF-8 canonical CSV of 1 MiB or more is read by DuckDB (`read_csv`, every field as text) into a "
+        "temporary table; `ioc.canonical_sql.normalize_dossier_staged` checks and converts every ordinary row in SQL "
+        "and leaves every unusual or failing row to `ioc.canonical.normalize_dossier`, which stays the definition "
+        "(equality: tests/test_normalize_sql.py, and tests/test_csv_bulk.py for whole files against the row-by-row "
+        "reader). Files DuckDB's reader refuses (Windows-1258, UTF-16, mixed encodings, broken rows) are read row by "
+        "row as before. Before this path (2026-11-23, same machine) the import took 57 s (43×).",
+        "",
+        "Why the 2× target is not met: the import does far more than `read_csv` into a bare table. Besides the rows, "
+        "it writes the primary-key index, a status event per dossier, a KPI fact per dossier and the per-unit, "
+        "per-day aggregates, all in one transaction. DuckDB inserting the same file into the store's own `dossiers` "
+        "table (with its key) already takes the time in the third row above. The remainder splits roughly as "
+        "follows (`--profile`, 1,000,000 rows): about 1.1 s read, 2.4 s SQL checks (regular expressions on text "
+        "and time columns), 1.7 s merge into the keyed table, 0.4 s events, 5.5 s KPI facts and aggregates, and "
+        "about 3 s commit.",
     ]
     if report.profile:
         lines += ["", "Where the import's time goes (cProfile, cumulative seconds, profiler overhead included):", ""]
