@@ -9,7 +9,7 @@ from types import FrameType
 
 from ioc.config import Config
 from ioc.db import StoreLockedError
-from ioc.scheduler import default_connectors, start_scheduler, stop_scheduler
+from ioc.scheduler import plan_connectors, start_scheduler, stop_scheduler
 from ioc.store import open_store
 from ioc.web import create_app
 
@@ -29,9 +29,11 @@ def main() -> int:
         return 1
     scheduler = None
     try:
-        connectors = default_connectors(db, config)
-        scheduler = start_scheduler(db, connectors)
-        app = create_app(db, config, connector_intervals={c.name: c.interval_seconds for c in connectors})
+        # The sources file (IOC_SOURCES_FILE), or the simulator when there is none; what cannot run is printed.
+        plan = plan_connectors(db, config)
+        plan.announce()
+        scheduler = start_scheduler(db, plan.connectors)
+        app = create_app(db, config, connector_intervals=plan.intervals)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         # Every browser polls every few seconds: one access-log line per poll would drown real messages.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Connector, RetryPolicy
-from ioc.config import PROJECT_ROOT
+from ioc.config import PROJECT_ROOT, default_of
 
 if TYPE_CHECKING:
     from ioc.db import Database
 
-DEFAULT_SOURCES_FILE = PROJECT_ROOT / "config" / "sources.toml"
+DEFAULT_SOURCES_FILE = Path(default_of("sources_file"))
 DEFAULT_INTERVAL_SECONDS = 300
 # An option whose name ends in this holds the NAME of an environment variable, never the secret itself.
 SECRET_SUFFIX = "_env"
@@ -49,21 +49,67 @@ class SourceConfig:
 
 def load_sources(path: str | Path = DEFAULT_SOURCES_FILE, environ: Mapping[str, str] | None = None) -> dict[str, SourceConfig]:
     """Every source of the file, with ``*_env`` options replaced by their environment values."""
+    return parse_sources(_read_toml(Path(path)), os.environ if environ is None else environ)
+
+
+@dataclass(frozen=True)
+class SourcesFile:
+    """A sources file read source by source: the usable sources, and what to fix in each table that is not."""
+
+    path: Path
+    sources: dict[str, SourceConfig]
+    problems: dict[str, str]
+    # Every table's interval as declared (the default where it is missing or invalid), so a source set
+    # apart still has an expected interval and shows as stale rather than fine.
+    intervals: dict[str, int]
+
+
+def read_sources_file(path: str | Path, environ: Mapping[str, str] | None = None) -> SourcesFile:
+    """Like ``load_sources``, but a bad table (or a missing secret) sets that source apart instead of failing the file.
+
+    Raises SourceConfigError only when the file itself is unusable: missing, unreadable, not TOML, no sources.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise SourceConfigError(f"sources file {path} not found (copy config/sources.example.toml to start one)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise SourceConfigError(f"sources file {path}: {error}") from error
-    return parse_sources(data, os.environ if environ is None else environ)
+    tables = _tables(_read_toml(path))
+    environ = os.environ if environ is None else environ
+    sources: dict[str, SourceConfig] = {}
+    problems: dict[str, str] = {}
+    intervals: dict[str, int] = {}
+    for name, spec in tables.items():
+        declared = spec.get("interval_seconds") if isinstance(spec, Mapping) else None
+        if isinstance(declared, int) and not isinstance(declared, bool) and declared >= 1:
+            intervals[name] = declared
+        else:
+            intervals[name] = DEFAULT_INTERVAL_SECONDS
+        try:
+            sources[name] = _source(name, spec, environ)
+        except SourceConfigError as error:
+            problems[name] = str(error)
+    return SourcesFile(path, sources, problems, intervals)
 
 
 def parse_sources(data: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, SourceConfig]:
+    return {name: _source(name, spec, environ) for name, spec in _tables(data).items()}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SourceConfigError(f"sources file {path} not found (copy config/sources.example.toml to start one)")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SourceConfigError(f"sources file {path}: {error}") from error
+    except UnicodeDecodeError as error:
+        raise SourceConfigError(f"sources file {path} is not UTF-8 text ({error.reason} at byte {error.start})") from error
+    except OSError as error:
+        raise SourceConfigError(f"sources file {path} cannot be read: {error.strerror or error}") from error
+
+
+def _tables(data: Mapping[str, Any]) -> Mapping[str, Any]:
     tables = data.get("sources")
     if not isinstance(tables, Mapping) or not tables:
         raise SourceConfigError("the sources file has no [sources.NAME] table")
-    return {name: _source(name, spec, environ) for name, spec in tables.items()}
+    return tables
 
 
 def _source(name: str, spec: Any, environ: Mapping[str, str]) -> SourceConfig:
@@ -122,6 +168,9 @@ def resolve_secrets(name: str, options: Mapping[str, Any], environ: Mapping[str,
 def _simulator(db: Database, config: SourceConfig) -> Connector:
     from connectors.simulator import Simulator
 
+    unknown = set(config.options) - {"seed", "backfill_days"}
+    if unknown:
+        raise SourceConfigError(f"source '{config.name}' (kind simulator): unknown option(s) {', '.join(sorted(unknown))}")
     return Simulator.from_store(
         db,
         seed=int(config.option("seed", 42)),

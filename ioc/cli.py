@@ -110,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "cursor; secrets come from the environment variables the file names.",
     )
     ingest.add_argument("--source", required=True, metavar="NAME", help="a [sources.NAME] of the sources file")
-    ingest.add_argument("--sources", type=Path, metavar="FILE", help="the sources TOML (default config/sources.toml)")
+    ingest.add_argument(
+        "--sources",
+        type=Path,
+        metavar="FILE",
+        help="the sources TOML (default: the sources_file setting, IOC_SOURCES_FILE, else config/sources.toml)",
+    )
     from ioc.bench.cli import add_bench_parser
 
     add_bench_parser(commands)
@@ -283,10 +288,11 @@ def run_report(db: Database, args: argparse.Namespace) -> int:
 
 def run_ingest(db: Database, args: argparse.Namespace) -> int:
     from connectors.base import SourceError, run_connector
-    from connectors.sources import DEFAULT_SOURCES_FILE, SourceConfigError, build_connector, load_sources
+    from connectors.sources import SourceConfigError, build_connector, load_sources
+    from ioc.config import Config
 
     try:
-        sources = load_sources(args.sources or DEFAULT_SOURCES_FILE)
+        sources = load_sources(args.sources or Config.load().sources_file)
         if args.source not in sources:
             print(f"error: no source '{args.source}' in the sources file (it has: {', '.join(sorted(sources))})", file=sys.stderr)
             return 2

@@ -29,15 +29,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the web server listens on."),
     Setting("port", 8050, "Port the web server listens on."),
     Setting("city_name", "Đà Nẵng", "Name of the city shown in headers."),
-    Setting("simulator_enabled", True, "Run the built-in simulator connector (live demo data)."),
-    Setting("simulator_seed", 42, "Seed of the simulator: the same seed gives the same data."),
-    Setting("simulator_interval_seconds", 5, "Seconds between two simulator runs."),
-    Setting("simulator_backfill_days", 120, "Days of history the simulator writes into an empty store."),
+    Setting(
+        "sources_file",
+        str(PROJECT_ROOT / "config" / "sources.toml"),
+        "Sources the scheduler runs (TOML, see connectors/README.md). Without this file the app runs on the simulator.",
+    ),
+    Setting(
+        "simulator_enabled",
+        True,
+        "Run the built-in simulator (live demo data). With a sources file, its simulator table runs only if this is true.",
+    ),
+    Setting("simulator_seed", 42, "Seed of the simulator without a sources file: the same seed gives the same data."),
+    Setting("simulator_interval_seconds", 5, "Seconds between two simulator runs without a sources file."),
+    Setting("simulator_backfill_days", 120, "Days of history the simulator writes into an empty store without a sources file."),
     Setting("refresh_interval_ms", 3000, "How often browsers ask whether the data changed."),
     Setting("stale_after_factor", 3, "A source is stale after this many missed intervals."),
 )
 
 _SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def default_of(name: str) -> Any:
+    """The default of the setting ``name`` (before any environment variable)."""
+    return _SETTINGS_BY_NAME[name].default
 
 
 def _coerce(raw: str, default: Any) -> Any:

@@ -87,6 +87,25 @@ def connector_health(
     return report
 
 
+# What a source's health item says to a person, worst first: each is shown with an icon and a word, never colour alone.
+SOURCE_STATUSES = ("error", "stale", "waiting", "unscheduled", "ok")
+
+
+def source_status(item: Mapping[str, Any]) -> str:
+    """One word for a ``connector_health`` item: ``error`` when its last attempt failed, ``stale`` when it has not
+    succeeded within its expected interval, ``waiting`` when it never succeeded yet, ``unscheduled`` when no
+    interval is known (a manual import, or a source no longer scheduled), otherwise ``ok``."""
+    if item.get("last_error") or item.get("failing"):
+        return "error"
+    if item.get("stale"):
+        return "stale"
+    if item.get("last_success_at") is None:
+        return "waiting"
+    if item.get("stale") is None:
+        return "unscheduled"
+    return "ok"
+
+
 def last_success_time(health: list[dict[str, Any]]) -> datetime | None:
     """The newest successful ingest among all connectors: the "data as of" time screens show."""
     times = [datetime.fromisoformat(item["last_success_at"]) for item in health if item["last_success_at"]]

@@ -35,6 +35,8 @@ GLOSSARY: dict[str, str] = {
     "UBND (Ủy ban nhân dân)": "people's committee",
     "một cửa điện tử": "one-stop dossier system",
     "trung tâm điều hành thông minh (IOC)": "intelligent operations centre",
+    "nguồn dữ liệu": "source (connector)",
+    "độ trễ": "lag (time since the source's last success)",
 }
 
 _LABELS: dict[str, tuple[str, str]] = {
@@ -87,6 +89,29 @@ _LABELS: dict[str, tuple[str, str]] = {
     "commune.resolved_month": ("Giải quyết tháng này", "Resolved this month"),
     "commune.online_rate": ("Tỷ lệ trực tuyến", "Online rate"),
     "commune.hotline_on_time_rate": ("Phản ánh trả lời đúng hạn", "Hotline answered on time"),
+    # Data sources panel on / and /commune/<code> (the connectors' health, as on /health).
+    "sources.title": ("Nguồn dữ liệu", "Data sources"),
+    "sources.source": ("Nguồn", "Source"),
+    "sources.status": ("Trạng thái", "Status"),
+    "sources.last_success": ("Thành công lần cuối", "Last success"),
+    "sources.lag": ("Độ trễ", "Lag"),
+    "sources.last_error": ("Lỗi gần nhất", "Last error"),
+    "sources.never": ("Chưa lần nào", "Never"),
+    "sources.ago": ("{duration} trước", "{duration} ago"),
+    "sources.every": ("chu kỳ {duration}", "every {duration}"),
+    "sources.error_at": ("lúc {time}", "at {time}"),
+    "sources.failures": ("{n} lần lỗi liên tiếp", "{n} failed runs in a row"),
+    "sources.none": ("Chưa có nguồn dữ liệu nào chạy.", "No data source has run yet."),
+    "sources.summary_ok": ("{n} bình thường", "{n} OK"),
+    "source_status.error": ("Lỗi", "Error"),
+    "source_status.stale": ("Chậm cập nhật", "Stale"),
+    "source_status.waiting": ("Chưa chạy", "Not run yet"),
+    "source_status.unscheduled": ("Không theo lịch", "Not scheduled"),
+    "source_status.ok": ("Bình thường", "OK"),
+    "duration.seconds": ("{n} giây", "{n} s"),
+    "duration.minutes": ("{n} phút", "{n} min"),
+    "duration.hours": ("{n} giờ", "{n} h"),
+    "duration.days": ("{n} ngày", "{n} d"),
     "kind.phuong": ("Phường", "Ward"),
     "kind.xa": ("Xã", "Commune"),
     "kind.dac_khu": ("Đặc khu", "Special zone"),
@@ -198,6 +223,24 @@ def format_data_time(moment: datetime | None, lang: str = DEFAULT_LANG) -> str:
     local = moment.astimezone(LOCAL_TZ)
     day = local.strftime("%Y-%m-%d") if normalize_lang(lang) == "en" else local.strftime("%d/%m/%Y")
     return f"{local:%H:%M:%S} {day}"
+
+
+def format_duration(seconds: float | None, lang: str = DEFAULT_LANG) -> str:
+    """A rounded-down duration in its two largest units: 45 giây, 12 phút, 3 giờ 5 phút, 2 ngày 4 giờ (45 s, 2 d 4 h)."""
+    if seconds is None or seconds != seconds:
+        return "—"
+    total = max(0, int(seconds))
+    if total < 60:
+        return t("duration.seconds", lang, n=total)
+    if total < 3600:
+        return t("duration.minutes", lang, n=total // 60)
+    if total < 86400:
+        hours, minutes = divmod(total // 60, 60)
+        parts = [t("duration.hours", lang, n=hours)] + ([t("duration.minutes", lang, n=minutes)] if minutes else [])
+        return " ".join(parts)
+    days, hours = divmod(total // 3600, 24)
+    parts = [t("duration.days", lang, n=format_number(days, lang))] + ([t("duration.hours", lang, n=hours)] if hours else [])
+    return " ".join(parts)
 
 
 def format_day(day: date, lang: str = DEFAULT_LANG) -> str:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connectors.base import Connector, read_cursor, run_connector
+from connectors.base import Batch, Connector, SourceError, ingest_batches, read_cursor, run_connector
+from connectors.simulator import SOURCE_NAME as SIMULATOR
+from connectors.sources import DEFAULT_SOURCES_FILE, SourceConfig, SourceConfigError, build_connector, read_sources_file
 from ioc import cache
 from ioc.config import Config
 from ioc.db import Database
@@ -25,8 +32,137 @@ class SchedulerAlreadyStartedError(RuntimeError):
     """start_scheduler was called twice in one process (a reloader or a second web worker would do this)."""
 
 
+class SourceNotStartedError(RuntimeError):
+    """A declared source the scheduler could not start; stored as its failed run so /health and the pages show why."""
+
+
+@dataclass
+class ConnectorPlan:
+    """What the scheduler will run, the interval each source is judged by, and what will not run and why."""
+
+    connectors: list[Connector] = field(default_factory=list)
+    # Every source expected to run, including those that could not start (so they never look fine).
+    intervals: dict[str, int] = field(default_factory=dict)
+    # One message per source (or for the whole file) that will not run: the file, the source, what to fix.
+    problems: list[str] = field(default_factory=list)
+    # Deliberate choices worth a line at start (a simulator switched off by the settings).
+    notes: list[str] = field(default_factory=list)
+    # The sources file read; None when the app runs on the embedded defaults.
+    sources_file: Path | None = None
+
+    def announce(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        """Say at start what runs (stdout), and what does not and how to fix it (stderr)."""
+        out = out or sys.stdout
+        err = err or sys.stderr
+        where = (
+            f"tệp / file {self.sources_file}" if self.sources_file else "mặc định, không có tệp nguồn / defaults, no sources file"
+        )
+        running = ", ".join(f"{c.name} ({c.interval_seconds} s)" for c in self.connectors) or "—"
+        print(f"Nguồn dữ liệu / Sources [{where}]: {running}", file=out, flush=True)
+        for note in self.notes:
+            print(f"  {note}", file=out, flush=True)
+        for problem in self.problems:
+            print(f"LỖI NGUỒN / SOURCE ERROR: {problem}", file=err, flush=True)
+        if self.problems and self.connectors:
+            print(
+                "  Sửa rồi khởi động lại; các nguồn khác vẫn chạy. / Fix it and restart; the other sources still run.",
+                file=err,
+                flush=True,
+            )
+
+
+def plan_connectors(db: Database, config: Config) -> ConnectorPlan:
+    """The connectors to schedule: every source of the sources file, or the built-in simulator when there is none.
+
+    No file at the default place: the simulator on its settings, as out of the box. A file that cannot
+    be used (or a ``sources_file`` setting naming a missing file) runs nothing, not even the simulator,
+    which must never write demo data beside real sources. A source that cannot start (a bad table, a
+    missing secret, an unreadable mapping) is left out with a message naming the file, the source and
+    the fix, and that message is stored as its error; the other sources run.
+    """
+    path = Path(str(config.sources_file))
+    if not path.exists() and path == DEFAULT_SOURCES_FILE:
+        plan = ConnectorPlan(connectors=default_connectors(db, config))
+        plan.intervals = {connector.name: connector.interval_seconds for connector in plan.connectors}
+        return plan
+    plan = ConnectorPlan(sources_file=path)
+    nothing_runs = (
+        "Không nguồn nào chạy, kể cả bộ mô phỏng; các trang hiện dữ liệu đã lưu. "
+        "/ No source runs, not even the simulator; the pages show the stored data."
+    )
+    if not path.exists():
+        plan.problems.append(
+            f"IOC_SOURCES_FILE names {path}, which does not exist: fix the path, or unset it to run the simulator. {nothing_runs}"
+        )
+        return plan
+    try:
+        sources_file = read_sources_file(path)
+    except SourceConfigError as error:
+        plan.problems.append(f"{error}. Fix the file and restart. {nothing_runs}")
+        return plan
+    for name, problem in sources_file.problems.items():
+        _not_started(db, plan, name, f"{path}: {problem}", sources_file.intervals[name])
+    for source in sources_file.sources.values():
+        _add_source(db, config, plan, source)
+    return plan
+
+
+def _add_source(db: Database, config: Config, plan: ConnectorPlan, source: SourceConfig) -> None:
+    where = f"{plan.sources_file}: source '{source.name}'"
+    if source.kind == "simulator":
+        if not config.simulator_enabled:
+            plan.notes.append(f"{where} (kind simulator) is off: IOC_SIMULATOR_ENABLED is false")
+            return
+        if SIMULATOR in plan.intervals:
+            plan.problems.append(f"{where} is a second simulator: keep one table of kind simulator")
+            return
+    try:
+        connector = build_connector(db, source)
+    except SourceConfigError as error:
+        _not_started(db, plan, source.name, f"{plan.sources_file}: {error}", source.interval_seconds)
+        return
+    except Exception as error:
+        # Any kind's constructor may refuse its options (a bad URL, an unreadable mapping): that source only.
+        problem = f"{where} (kind {source.kind}) cannot start: {type(error).__name__}: {error}"
+        _not_started(db, plan, source.name, problem, source.interval_seconds)
+        return
+    if connector.name in plan.intervals:
+        plan.problems.append(f"{where} would run as '{connector.name}', a name another source already has")
+        return
+    plan.connectors.append(connector)
+    plan.intervals[connector.name] = connector.interval_seconds
+
+
+def _not_started(db: Database, plan: ConnectorPlan, name: str, problem: str, interval: int) -> None:
+    """Leave the source out, and store why as its failed run through the one write path.
+
+    Its declared interval stays expected, so with no success it counts as stale (the walls' marker, the data time).
+    """
+    plan.problems.append(problem)
+    plan.intervals[name] = interval
+
+    def refuse() -> Iterator[Batch]:
+        raise SourceNotStartedError(problem)
+        yield  # a generator, so ingest_batches records the error as this source's failed run
+
+    # The writer would also log the failure: plan.announce() already says it, with what to fix.
+    with _quiet(logging.getLogger("connectors.base")), contextlib.suppress(SourceNotStartedError):
+        ingest_batches(db, name, refuse())
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Drop ``logger``'s warnings for the duration (at start, before any other thread writes)."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def default_connectors(db: Database, config: Config) -> list[Connector]:
-    """The connectors the settings switch on: for now the built-in simulator."""
+    """The connectors of the embedded defaults (no sources file): the built-in simulator when it is enabled."""
     connectors: list[Connector] = []
     if config.simulator_enabled:
         from connectors.simulator import Simulator
@@ -48,8 +184,11 @@ def run_once(db: Database, connector: Connector) -> bool:
     before = db.data_version
     try:
         run_connector(db, connector)
+    except SourceError:
+        # An expected outage (timeout, HTTP 5xx, bad JSON): ingest_batches logged it in one line and stored it for /health.
+        return False
     except Exception:
-        # ingest_batches already wrote the error into ingest_runs and connector_state for /health.
+        # Stored for /health too; a bug rather than an outage, so the traceback is worth a look.
         log.exception("connector %s failed", connector.name)
         return False
     if db.data_version != before:
@@ -61,9 +200,11 @@ def run_once(db: Database, connector: Connector) -> bool:
 
 
 def start_scheduler(db: Database, connectors: Sequence[Connector], *, initial_run: bool = True) -> BackgroundScheduler:
-    """Run each connector once now (the simulator's first run backfills history), then on its interval.
+    """Run each connector now, then on its interval.
 
-    Call from ``app.main`` only: never at import and never under a reloader.
+    With ``initial_run`` the simulator runs before this returns (its first run backfills history, so the
+    first page has data); every other source starts at once in the background, so a slow or unreachable
+    source never holds up the web server. Call from ``app.main`` only: never at import, never under a reloader.
     """
     global _started
     with _start_lock:
@@ -72,10 +213,12 @@ def start_scheduler(db: Database, connectors: Sequence[Connector], *, initial_ru
         _started = True
     if initial_run:
         for connector in connectors:
-            _first_run(db, connector)
+            if connector.name == SIMULATOR:
+                _first_run(db, connector)
     cache.warm(db)
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
     for connector in connectors:
+        first_in_background = initial_run and connector.name != SIMULATOR
         scheduler.add_job(
             run_once,
             "interval",
@@ -85,24 +228,36 @@ def start_scheduler(db: Database, connectors: Sequence[Connector], *, initial_ru
             name=connector.name,
             max_instances=1,
             coalesce=True,
+            # APScheduler takes "now" for an immediate first run; without it the first run waits one interval.
+            **({"next_run_time": datetime.now(UTC)} if first_in_background else {}),
         )
+        if first_in_background:
+            print(f"Nguồn {connector.name}: chạy nền mỗi {connector.interval_seconds} s / runs in the background", flush=True)
     scheduler.start()
     return scheduler
 
 
 def stop_scheduler(scheduler: BackgroundScheduler, wait: bool = True) -> None:
-    """Shut the scheduler down (waiting for a running connector so its transaction ends cleanly)."""
+    """Shut the scheduler down (waiting for a running connector so its transaction ends cleanly), then close connectors."""
     global _started
+    connectors = [job.args[1] for job in scheduler.get_jobs() if job.id.startswith("connector:")]
     if scheduler.running:
         scheduler.shutdown(wait=wait)
+    for connector in connectors:
+        close = getattr(connector, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.exception("closing connector %s failed", connector.name)
     with _start_lock:
         _started = False
 
 
 def _first_run(db: Database, connector: Connector) -> None:
-    backfill_days: Any = getattr(connector, "backfill_days", None)
+    backfill_days = getattr(connector, "backfill_days", None)
     # Only a simulator without a stored cursor backfills; later starts just catch up since the cursor.
-    if connector.name == "simulator" and backfill_days and read_cursor(db, connector.name) is None:
+    if backfill_days and read_cursor(db, connector.name) is None:
         print(f"Đang tạo dữ liệu mẫu {backfill_days} ngày… / Generating {backfill_days} days of sample data…", flush=True)
     else:
         print(f"Đang chạy nguồn {connector.name}… / Running connector {connector.name}…", flush=True)

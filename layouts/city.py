@@ -1,4 +1,4 @@
-"""City overview at /: today's tiles, this month's on-time rate, the unit ranking and 30 days of flow."""
+"""City overview at /: today's tiles, this month's on-time rate, the unit ranking, 30 days of flow and the data sources."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from dash import Input, Output, State, dcc, html
 from ioc.cache import city_snapshot
 from ioc.i18n import normalize_lang, t
 from ioc.web import VERSION_STORE, get_config, get_db, today
-from layouts.components import flow_figure, flow_graph, page_id, ranking_table, standard_tiles
+from layouts.components import (
+    flow_figure,
+    flow_graph,
+    page_id,
+    ranking_table,
+    register_sources_callback,
+    sources_content,
+    sources_panel,
+    sources_summary_box,
+    standard_tiles,
+)
 
 dash.register_page(__name__, path="/", name="Toàn thành phố", title="IOC · Toàn thành phố", nav_key="nav.city", order=0)
 
@@ -33,10 +43,17 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     """The page with its figures already in it, so the first paint is never an empty chart."""
     lang = normalize_lang(lang)
     tiles, ranking, figure = _content(lang)
+    summary, sources = sources_content(__name__, lang)
     return html.Div(
         [
             dcc.Store(id=PARAMS, data={"lang": lang}),
-            html.H1([t("page.city", lang), " ", get_config().city_name], className="page-title"),
+            html.Div(
+                [
+                    html.H1([t("page.city", lang), " ", get_config().city_name], className="page-title"),
+                    sources_summary_box(__name__, summary),
+                ],
+                className="page-heading",
+            ),
             html.Div(tiles, id=TILES, className="kpi-grid"),
             html.Div(
                 [
@@ -51,6 +68,7 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
                 ],
                 className="city-body",
             ),
+            sources_panel(__name__, sources, lang),
         ],
         className="page page-city",
     )
@@ -67,3 +85,6 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
 def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, Any, Any]:
     """New data version: replace the tiles' children and the figure in place (no page reload, no flicker)."""
     return _content(normalize_lang((params or {}).get("lang")))
+
+
+register_sources_callback(__name__, PARAMS)

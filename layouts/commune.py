@@ -1,4 +1,4 @@
-"""One commune at /commune/<unit_code>: its tiles, this month's rates, its rank and 30 days of flow."""
+"""One commune at /commune/<unit_code>: its tiles, this month's rates, its rank, 30 days of flow and the data sources."""
 
 from __future__ import annotations
 
@@ -10,7 +10,18 @@ from dash import Input, Output, State, dcc, html
 from ioc.cache import unit_snapshot
 from ioc.i18n import format_number, format_percent, normalize_lang, t
 from ioc.web import VERSION_STORE, get_db, today, with_lang
-from layouts.components import flow_figure, flow_graph, kpi_status, kpi_tile, page_id, standard_tiles
+from layouts.components import (
+    flow_figure,
+    flow_graph,
+    kpi_status,
+    kpi_tile,
+    page_id,
+    register_sources_callback,
+    sources_content,
+    sources_panel,
+    sources_summary_box,
+    standard_tiles,
+)
 
 dash.register_page(
     __name__, path_template="/commune/<unit_code>", name="Xã, phường", title="IOC · Xã, phường", nav_key="nav.commune", order=5
@@ -75,11 +86,18 @@ def layout(unit_code: str | None = None, lang: str | None = None, **_query: Any)
     snapshot = unit_snapshot(get_db(), code, today()) if code else None
     if snapshot is None:
         return not_found(code, lang)
+    summary, sources = sources_content(__name__, lang)
     return html.Div(
         [
             dcc.Store(id=PARAMS, data={"lang": lang, "unit_code": code}),
             dcc.Link("← " + t("commune.back", lang), href=with_lang("/", lang), className="back-link"),
-            html.H1(snapshot["unit"]["full_name"], className="page-title", id=TITLE),
+            html.Div(
+                [
+                    html.H1(snapshot["unit"]["full_name"], className="page-title", id=TITLE),
+                    sources_summary_box(__name__, summary),
+                ],
+                className="page-heading",
+            ),
             html.P(_rank_text(snapshot, lang), className="page-subtitle", id=RANK),
             html.Div(standard_tiles(__name__, snapshot, lang), id=TILES, className="kpi-grid"),
             html.Div(_month_tiles(snapshot, lang), id=MONTH_TILES, className="kpi-grid kpi-grid-small"),
@@ -87,6 +105,7 @@ def layout(unit_code: str | None = None, lang: str | None = None, **_query: Any)
                 [html.H2(t("flow.title", lang)), flow_graph(FLOW, flow_figure(snapshot["flow"], lang))],
                 className="panel panel-flow",
             ),
+            sources_panel(__name__, sources, lang),
         ],
         className="page page-commune",
     )
@@ -114,3 +133,6 @@ def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, A
         _rank_text(snapshot, lang),
         flow_figure(snapshot["flow"], lang),
     )
+
+
+register_sources_callback(__name__, PARAMS)

@@ -1,15 +1,18 @@
-"""Shared page pieces: component ids, KPI tile with status badge, unit ranking, 30-day flow chart."""
+"""Shared page pieces: component ids, KPI tile with status badge, unit ranking, 30-day flow chart, data sources panel."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import dash
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import Input, Output, State, dcc, html
 
-from ioc.i18n import format_day, format_number, format_percent, t
-from ioc.web import with_lang
+from ioc.health import SOURCE_STATUSES, source_status
+from ioc.i18n import format_data_time, format_day, format_duration, format_number, format_percent, normalize_lang, t
+from ioc.web import CLOCK_INTERVAL, VERSION_STORE, data_health, with_lang
 from kpis import REGISTRY, status_of
 
 # Okabe-Ito colour-blind-safe palette; status is never shown by colour alone (icon + word too).
@@ -215,3 +218,162 @@ def flow_graph(graph_id: str, figure: go.Figure, class_name: str = "flow-graph")
         config={"displayModeBar": False, "responsive": True},
         className=class_name,
     )
+
+
+# -- data sources panel -------------------------------------------------------------------------------
+
+# Source status → badge colour class and icon: a distinct shape per status, so it reads without colour.
+SOURCE_BADGE = {
+    "ok": ("good", "✓"),
+    "error": ("bad", "✕"),
+    "stale": ("watch", "⚠"),
+    "waiting": ("no_data", "…"),
+    "unscheduled": ("no_data", "–"),
+}
+# An error longer than this is cut on the page (the whole text is in the cell's tooltip and on /health).
+ERROR_SHOWN_CHARS = 240
+
+
+def source_badge(status: str, lang: str) -> html.Span:
+    """Icon + word + colour for a source's status (ioc.health.source_status)."""
+    colour, icon = SOURCE_BADGE[status]
+    word = t(f"source_status.{status}", lang)
+    return html.Span(
+        [html.Span(icon, className="badge-icon", **_ARIA_HIDDEN), word], className=f"badge badge-{colour}", title=word
+    )
+
+
+def _muted(text: str) -> html.Div:
+    return html.Div(text, className="source-note")
+
+
+def _source_row(item: dict[str, Any], lang: str) -> html.Tr:
+    status = source_status(item)
+    last_success = item["last_success_at"]
+    success_cell = [format_data_time(datetime.fromisoformat(last_success), lang)] if last_success else [t("sources.never", lang)]
+    lag = item["lag_seconds"]
+    lag_cell: list[Any] = [t("sources.ago", lang, duration=format_duration(lag, lang)) if lag is not None else "—"]
+    if item["interval_seconds"]:
+        lag_cell.append(_muted(t("sources.every", lang, duration=format_duration(item["interval_seconds"], lang))))
+    error = item["last_error"]
+    error_cell: list[Any] = ["—"]
+    if error:
+        # Untrusted text (a source's own message): a plain string, so Dash renders it as text, never as HTML.
+        shown = error if len(error) <= ERROR_SHOWN_CHARS else error[: ERROR_SHOWN_CHARS - 1] + "…"
+        notes = []
+        if item["last_error_at"]:
+            notes.append(t("sources.error_at", lang, time=format_data_time(datetime.fromisoformat(item["last_error_at"]), lang)))
+        if item["consecutive_failures"] > 1:
+            notes.append(t("sources.failures", lang, n=format_number(item["consecutive_failures"], lang)))
+        error_cell = [html.Div(shown, className="source-error-text", title=error)]
+        if notes:
+            error_cell.append(_muted(" · ".join(notes)))
+    # data-label: on a phone the table stacks, and each cell shows its column name (assets/style.css).
+    return html.Tr(
+        [
+            html.Th(str(item["connector"]), scope="row", className="source-name"),
+            html.Td(source_badge(status, lang), className="source-status", **_label("sources.status", lang)),
+            html.Td(success_cell, className="source-time", **_label("sources.last_success", lang)),
+            html.Td(lag_cell, className="source-lag", **_label("sources.lag", lang)),
+            html.Td(error_cell, className="source-error", **_label("sources.last_error", lang)),
+        ],
+        className=f"source-row source-row-{status}",
+    )
+
+
+def _label(key: str, lang: str) -> dict[str, Any]:
+    return {"data-label": t(key, lang)}
+
+
+def _by_attention(report: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sources needing attention first (the order changes only when a status does), then by name."""
+    return sorted(report, key=lambda item: (SOURCE_STATUSES.index(source_status(item)), str(item["connector"])))
+
+
+def sources_table(report: list[dict[str, Any]], lang: str) -> html.Table | html.P:
+    """Each source's status, last success (local time), lag and last error."""
+    if not report:
+        return html.P(t("sources.none", lang), className="sources-empty")
+    header = html.Thead(
+        html.Tr(
+            [
+                html.Th(t("sources.source", lang), scope="col"),
+                html.Th(t("sources.status", lang), scope="col"),
+                html.Th(t("sources.last_success", lang), scope="col"),
+                html.Th(t("sources.lag", lang), scope="col"),
+                html.Th(t("sources.last_error", lang), scope="col"),
+            ]
+        )
+    )
+    return html.Table(
+        [header, html.Tbody([_source_row(item, lang) for item in _by_attention(report)])], className="sources-table"
+    )
+
+
+def sources_summary(module_name: str, report: list[dict[str, Any]], lang: str) -> list[Any]:
+    """One line for the top of the page: each source in error or stale by name, the rest counted, linked to the panel."""
+    statuses = [(item, source_status(item)) for item in _by_attention(report)]
+    chips: list[Any] = []
+    for item, status in statuses:
+        if status in ("error", "stale"):
+            colour, icon = SOURCE_BADGE[status]
+            chips.append(
+                html.A(
+                    [
+                        html.Span(icon, className="badge-icon", **_ARIA_HIDDEN),
+                        f"{item['connector']}: {t(f'source_status.{status}', lang)}",
+                    ],
+                    href=f"#{page_id(module_name, 'sources-panel')}",
+                    className=f"badge badge-{colour} sources-chip",
+                )
+            )
+    healthy = sum(1 for _, status in statuses if status == "ok")
+    if healthy:
+        colour, icon = SOURCE_BADGE["ok"]
+        chips.append(
+            html.Span(
+                [html.Span(icon, className="badge-icon", **_ARIA_HIDDEN), t("sources.summary_ok", lang, n=healthy)],
+                className=f"badge badge-{colour} sources-chip",
+            )
+        )
+    if not chips:
+        return []
+    return [html.Span(t("sources.title", lang) + ":", className="sources-summary-label"), *chips]
+
+
+def sources_content(module_name: str, lang: str) -> tuple[list[Any], html.Table | html.P]:
+    """The summary line and the table, from the connectors' health (cached per data version and per 15 s)."""
+    report = data_health()
+    return sources_summary(module_name, report, lang), sources_table(report, lang)
+
+
+def sources_summary_box(module_name: str, summary: list[Any]) -> html.Div:
+    """Where the summary line goes on a page (next to its title); refreshed with the panel."""
+    return html.Div(summary, id=page_id(module_name, "sources-summary"), className="sources-summary")
+
+
+def sources_panel(module_name: str, table: html.Table | html.P, lang: str) -> html.Section:
+    """The data sources panel of a page; ``register_sources_callback`` keeps it and the summary line fresh."""
+    return html.Section(
+        [
+            html.H2(t("sources.title", lang)),
+            html.Div(table, id=page_id(module_name, "sources"), className="sources-body"),
+        ],
+        id=page_id(module_name, "sources-panel"),
+        className="panel panel-sources",
+    )
+
+
+def register_sources_callback(module_name: str, params_id: str) -> None:
+    """Refresh the panel on a new data version and on the shell's clock: a source goes stale or fails with no new data."""
+
+    @dash.callback(
+        Output(page_id(module_name, "sources-summary"), "children"),
+        Output(page_id(module_name, "sources"), "children"),
+        Input(VERSION_STORE, "data"),
+        Input(CLOCK_INTERVAL, "n_intervals"),
+        State(params_id, "data"),
+        prevent_initial_call=True,
+    )
+    def refresh_sources(_version: int | None, _ticks: int | None, params: dict[str, Any] | None) -> tuple[Any, Any]:
+        return sources_content(module_name, normalize_lang((params or {}).get("lang")))

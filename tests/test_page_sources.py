@@ -1,0 +1,244 @@
+"""The data sources panel on / and /commune/<code>: status word and icon, last success, lag, last error as text, vi and en."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash
+import pytest
+
+from connectors.base import Batch, SourceError, ingest_batches
+from ioc.db import Database
+from ioc.health import connector_health, source_status
+from ioc.i18n import format_duration
+from ioc.timeutil import now_utc
+from ioc.web import create_app
+from tests.test_web import render_page
+from tests.web_fixtures import add_dossier_received_now, app_config, live_store, pinned_clock
+
+# What a hostile or broken source could put in its error message: it must reach the page as text only.
+HOSTILE = '<script>window.__injected = 1</script><img src="x" onerror="window.__injected = 2">'
+GOPY_ERROR = f"HTTP 500 from GET https://gopy.example/api?q={HOSTILE}"
+# A long interval so the simulator is not stale however slow the machine is.
+INTERVALS = {"simulator": 3600, "gopy": 60}
+
+
+def fail(db: Database, connector: str, message: str) -> None:
+    """One failed run of ``connector``, recorded by the one write path as a real outage would be."""
+
+    def failing() -> Iterator[Batch]:
+        raise SourceError(message)
+        yield
+
+    with pytest.raises(SourceError):
+        ingest_batches(db, connector, failing())
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    for store in live_store(tmp_path / "sources.duckdb"):
+        fail(store, "gopy", GOPY_ERROR)
+        yield store
+
+
+@pytest.fixture
+def app(db: Database) -> dash.Dash:
+    return create_app(db, app_config(), clock=pinned_clock, connector_intervals=INTERVALS)
+
+
+# -- reading the rendered page ----------------------------------------------------------------------------
+
+
+def nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every component of a rendered layout (Dash's JSON form), depth first."""
+    if isinstance(tree, dict) and "props" in tree:
+        yield tree
+        yield from nodes(tree["props"].get("children"))
+    elif isinstance(tree, list):
+        for child in tree:
+            yield from nodes(child)
+
+
+def text(tree: Any) -> str:
+    """The text a browser shows for a component: its string children, joined."""
+    if isinstance(tree, str | int | float):
+        return str(tree)
+    if isinstance(tree, dict) and "props" in tree:
+        return text(tree["props"].get("children"))
+    if isinstance(tree, list):
+        return " ".join(part for part in (text(child) for child in tree) if part)
+    return ""
+
+
+def classes(node: dict[str, Any]) -> set[str]:
+    return set(str(node["props"].get("className") or "").split())
+
+
+def source_rows(page: str) -> dict[str, dict[str, Any]]:
+    """Each row of the sources table by source name: its status class and the text of each cell by column."""
+    rows = {}
+    for row in nodes(json.loads(page)):
+        if "source-row" not in classes(row):
+            continue
+        cells = [cell for cell in row["props"]["children"] if isinstance(cell, dict)]
+        name = text(cells[0])
+        rows[name] = {
+            "classes": classes(row),
+            "status": text(cells[1]),
+            "last_success": text(cells[2]),
+            "lag": text(cells[3]),
+            "error": text(cells[4]),
+            "error_nodes": list(nodes(cells[4])),
+        }
+    return rows
+
+
+def summary_text(page: str, summary_id: str) -> str:
+    return next(text(node) for node in nodes(json.loads(page)) if node["props"].get("id") == summary_id)
+
+
+def local_time(iso: str) -> str:
+    """A stored UTC time as the page should show it, in Vietnam's time zone (computed here, not by the app)."""
+    from datetime import datetime
+
+    local = datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    return local.strftime("%H:%M:%S %d/%m/%Y")
+
+
+# -- the panel, without a browser ----------------------------------------------------------------------------
+
+
+def test_city_page_shows_each_source_status_last_success_lag_and_error_in_vietnamese(app: dash.Dash, db: Database) -> None:
+    page = render_page(app, "/")
+    rows = source_rows(page)
+    assert set(rows) >= {"simulator", "gopy"}
+    assert next(iter(rows)) == "gopy"  # the source needing attention comes first
+
+    gopy = rows["gopy"]
+    assert "source-row-error" in gopy["classes"]
+    assert gopy["status"] == "✕ Lỗi"  # icon and word, not colour alone
+    assert gopy["last_success"] == "Chưa lần nào"
+    assert "chu kỳ 1 phút" in gopy["lag"]
+    assert gopy["error"].startswith(f"SourceError: {GOPY_ERROR}")
+    assert "lúc " in gopy["error"]
+
+    simulator = rows["simulator"]
+    assert "source-row-ok" in simulator["classes"] and simulator["status"] == "✓ Bình thường"
+    stored = db.scalar("SELECT last_success_at FROM connector_state WHERE connector = 'simulator'")
+    assert simulator["last_success"] == local_time(stored.isoformat())
+    assert re.fullmatch(r"\d+ (giây|phút) trước chu kỳ 1 giờ", simulator["lag"]), simulator["lag"]
+
+    assert "✕ gopy: Lỗi" in summary_text(page, "city-sources-summary")
+
+
+def test_the_error_text_of_a_source_is_text_never_markup(app: dash.Dash) -> None:
+    page = render_page(app, "/")
+    error_nodes = source_rows(page)["gopy"]["error_nodes"]
+    # The hostile text is one string child of a plain Div: React renders it as a text node.
+    assert any(node["type"] == "Div" and HOSTILE in str(node["props"].get("children")) for node in error_nodes)
+    types = {node["type"] for node in nodes(json.loads(page))}
+    assert not types & {"Script", "Img", "Iframe"}
+    assert "dangerouslySetInnerHTML" not in page
+
+
+def test_city_and_commune_pages_show_the_sources_in_english(app: dash.Dash) -> None:
+    for pathname, summary_id in (("/", "city-sources-summary"), ("/commune/20194", "commune-sources-summary")):
+        page = render_page(app, pathname, "?lang=en")
+        rows = source_rows(page)
+        assert rows["gopy"]["status"] == "✕ Error"
+        assert rows["gopy"]["last_success"] == "Never"
+        assert rows["simulator"]["status"] == "✓ OK"
+        assert re.fullmatch(r"\d+ (s|min) ago every 1 h", rows["simulator"]["lag"]), rows["simulator"]["lag"]
+        assert "Data sources" in page and "Nguồn dữ liệu" not in page
+        assert "✕ gopy: Error" in summary_text(page, summary_id)
+
+
+def test_commune_page_shows_the_sources_in_vietnamese(app: dash.Dash) -> None:
+    rows = source_rows(render_page(app, "/commune/20194"))
+    assert rows["gopy"]["status"] == "✕ Lỗi" and GOPY_ERROR in rows["gopy"]["error"]
+
+
+def test_a_long_error_is_cut_on_the_page_and_whole_in_its_tooltip(db: Database) -> None:
+    long_error = "connection reset " * 40
+    fail(db, "gopy", long_error)
+    page = render_page(create_app(db, app_config(), clock=pinned_clock, connector_intervals=INTERVALS), "/")
+    error_div = next(node for node in source_rows(page)["gopy"]["error_nodes"] if "source-error-text" in classes(node))
+    shown = error_div["props"]["children"]
+    assert len(shown) < len(long_error) and shown.endswith("…")
+    assert error_div["props"]["title"] == f"SourceError: {long_error}"
+
+
+def test_source_status_words_follow_the_health_of_the_store(store: Database) -> None:
+    ingest_batches(store, "simulator", [])  # a success now
+    ingest_batches(store, "import:hotline", [])  # a manual import: no interval
+    fail(store, "gopy", "HTTP 502")
+    now = now_utc()
+
+    def statuses(at: Any, intervals: dict[str, int]) -> dict[str, str]:
+        return {item["connector"]: source_status(item) for item in connector_health(store, intervals, now=at)}
+
+    assert statuses(now, {"simulator": 60, "gopy": 60, "never": 60}) == {
+        "simulator": "ok",
+        "gopy": "error",
+        "import:hotline": "unscheduled",
+        "never": "stale",  # expected, never succeeded
+    }
+    # Three intervals without a success: stale, though nothing failed.
+    assert statuses(now + timedelta(minutes=4), {"simulator": 60})["simulator"] == "stale"
+    assert statuses(now, {})["simulator"] == "unscheduled"
+
+
+def test_durations_read_naturally_in_both_languages() -> None:
+    assert [format_duration(s, "vi") for s in (0, 59, 61, 3600, 3725, 90000)] == [
+        "0 giây",
+        "59 giây",
+        "1 phút",
+        "1 giờ",
+        "1 giờ 2 phút",
+        "1 ngày 1 giờ",
+    ]
+    assert [format_duration(s, "en") for s in (45, 720, 7260, 200000)] == ["45 s", "12 min", "2 h 1 min", "2 d 7 h"]
+    assert format_duration(None, "en") == "—"
+
+
+# -- in Chromium ----------------------------------------------------------------------------------------------
+
+
+def words(shown: str) -> str:
+    """Text as a reader sees it (the browser breaks lines between the icon and the word of a badge)."""
+    return " ".join(shown.split())
+
+
+@pytest.mark.browser
+def test_the_panel_shows_a_failing_source_as_text_and_refreshes_in_place(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#city-sources .source-row-error", timeout=15)
+    row = dash_duo.find_element("#city-sources .source-row-error")
+    assert row.find_element("css selector", ".source-name").text == "gopy"
+    assert words(row.find_element("css selector", ".badge").text) == "✕ Lỗi"
+    assert HOSTILE in row.find_element("css selector", ".source-error-text").text  # shown as the characters it is
+    driver = dash_duo.driver
+    assert driver.execute_script("return window.__injected") is None
+    assert driver.execute_script("return document.querySelectorAll('#city-sources script, #city-sources img').length") == 0
+    assert "✕ gopy: Lỗi" in words(dash_duo.find_element("#city-sources-summary").text)
+    driver.execute_script("window.__marker = 1")  # a reload would wipe it
+
+    # Another source fails; the next data version refreshes the panel without a reload.
+    fail(db, "hotline_api", "timed out after 30 s")
+    add_dossier_received_now(db, "20194")
+    dash_duo.wait_for_contains_text("#city-sources", "hotline_api", timeout=20)
+    dash_duo.wait_for_contains_text("#city-sources-summary", "hotline_api: Lỗi", timeout=5)
+    assert driver.execute_script("return window.__marker") == 1
+
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/commune/20194?lang=en", timeout=15)
+    dash_duo.wait_for_element("#commune-sources .source-row-error", timeout=15)
+    assert dash_duo.find_element("#commune-sources-panel h2").text == "Data sources"
+    assert "✕ Error" in words(dash_duo.find_element("#commune-sources .source-row-error").text)
+    assert driver.execute_script("return window.__injected") is None
+    assert dash_duo.get_logs() == []
