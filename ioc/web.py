@@ -1,4 +1,4 @@
-"""The Dash app factory: pages from layouts/, the app shell, the data-version poll, /health and /api/version."""
+"""The Dash app factory: pages from layouts/, the app shell, the data-version poll, /health, /api/version and the wall service worker."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from ioc.timeutil import LOCAL_TZ, now_utc
 
 PAGES_FOLDER = PROJECT_ROOT / "layouts"
 ASSETS_FOLDER = PROJECT_ROOT / "assets"
+# Served from the app's root (its scope may then cover <prefix>wall/); assets/wall.js registers it on wall pages.
+WALL_SERVICE_WORKER = "wall-sw.js"
 
 # App-shell component ids; pages take VERSION_STORE as an Input so they re-render only on a new version.
 LOCATION = "app-location"
@@ -98,6 +100,8 @@ def create_app(
         use_pages=True,
         pages_folder=str(PAGES_FOLDER),
         assets_folder=str(ASSETS_FOLDER),
+        # The wall service worker runs in its own context, never as a page script: served by wall_service_worker.
+        assets_ignore=WALL_SERVICE_WORKER.replace(".", r"\.") + "$",
         suppress_callback_exceptions=True,
         title=f"IOC {config.city_name}",
         update_title="",  # no "Updating..." flashing in the tab title on every refresh
@@ -245,3 +249,10 @@ def _register_routes(app: dash.Dash) -> None:
     @server.route("/api/version")
     def version_route() -> flask.Response:
         return flask.jsonify({"data_version": server.config[_DB_KEY].data_version})
+
+    @server.route(f"{app.config.routes_pathname_prefix}{WALL_SERVICE_WORKER}")
+    def wall_service_worker() -> flask.Response:
+        # Revalidated on every registration check, so a new version reaches the walls at their next load.
+        response = flask.send_from_directory(ASSETS_FOLDER, WALL_SERVICE_WORKER, mimetype="text/javascript", max_age=0)
+        response.headers["Cache-Control"] = "no-cache"
+        return response

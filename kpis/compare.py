@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 import pandas as pd
 
 from ioc.db import Database
 from kpis.compute import OUTPUT_IDS, Value, compute
-from kpis.period import Period, previous_period
+from kpis.known_at import compute_known_at
+from kpis.period import Period, previous_moment, previous_period
 from kpis.registry import kpi
 
 ChangeUnit = Literal["count", "percentage_points", "days", "hours", "per_day"]
@@ -33,12 +35,17 @@ class FigureChange:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The result of ``compare``: both periods, the scope, and one FigureChange per id in compute()'s order."""
+    """The result of ``compare``: both periods, the scope, and one FigureChange per id in compute()'s order.
+
+    ``previous_until`` is set by ``compare_so_far`` when the previous figures are those of the previous
+    period as they stood at that instant (the same time of day as now); None means the whole period.
+    """
 
     period: Period
     previous_period: Period
     unit_code: str | None
     figures: dict[str, FigureChange]
+    previous_until: datetime | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per id (index kpi_id): current, previous, change, change_unit (object columns keep None)."""
@@ -75,16 +82,40 @@ def compare(db: Database, period: Period, unit_code: str | None = None) -> Compa
     range.
     """
     before = previous_period(period)
-    now_figures = compute(db, period, unit_code)
-    before_figures = compute(db, before, unit_code)
-    figures = {
+    return Comparison(period, before, unit_code, _changes(compute(db, period, unit_code), compute(db, before, unit_code)))
+
+
+def compare_so_far(
+    db: Database, period: Period, now: datetime, unit_code: str | None = None, current: dict[str, Value] | None = None
+) -> Comparison:
+    """Like ``compare``, for a period still running at ``now``: the previous period up to the same moment.
+
+    Today at 10:15 is compared with yesterday as it stood at 10:15, not with all of yesterday (which would
+    show a fall every morning); this month to date at 10:15 on the 22nd with last month as it stood at
+    10:15 on the 22nd. The matching moment is ``kpis.period.previous_moment`` and the previous figures are
+    ``kpis.known_at.compute_known_at`` there: what the same screen showed at that moment. The current
+    figures are compute()'s, the ones a screen shows now (the store holds nothing after now). A period
+    already over at ``now`` is compared whole with the whole previous one, and ``previous_until`` is None
+    then. ``current``: compute(db, period, unit_code) when the caller has it already (a cached snapshot).
+    """
+    until = previous_moment(period, now)
+    before = previous_period(period)
+    if current is None:
+        current = compute(db, period, unit_code)
+    if until >= before.end_instant:
+        return Comparison(period, before, unit_code, _changes(current, compute(db, before, unit_code)))
+    previous = compute_known_at(db, before, until, unit_code)
+    return Comparison(period, before, unit_code, _changes(current, previous), until)
+
+
+def _changes(current: dict[str, Value], previous: dict[str, Value]) -> dict[str, FigureChange]:
+    return {
         kpi_id: FigureChange(
             kpi_id,
-            now_figures[kpi_id],
-            before_figures[kpi_id],
-            change_of(kpi_id, now_figures[kpi_id], before_figures[kpi_id]),
+            current[kpi_id],
+            previous[kpi_id],
+            change_of(kpi_id, current[kpi_id], previous[kpi_id]),
             change_unit_of(kpi_id),
         )
         for kpi_id in OUTPUT_IDS
     }
-    return Comparison(period, before, unit_code, figures)

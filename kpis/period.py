@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, get_args
 
-from ioc.timeutil import local_midnight
+from ioc.timeutil import LOCAL_TZ, local_midnight
 
 PeriodKind = Literal["day", "week", "month", "quarter", "year", "custom"]
 """What a period is a slice of; decides what "the period before" means (see ``previous_period``)."""
@@ -229,3 +229,35 @@ def previous_period(period: Period) -> Period:
         end = min(shift_months(period.last_day, -months) + timedelta(days=1), period.start)
         return Period(start, end, kind)
     return Period(period.start - timedelta(days=period.days), period.start, "custom")
+
+
+def previous_moment(period: Period, moment: datetime) -> datetime:
+    """The instant of ``previous_period(period)`` that matches ``moment``, for a like-for-like "so far" comparison.
+
+    ``moment`` (aware) lies in the period, usually on its last day ("today so far"). The match is the
+    same local (Asia/Ho_Chi_Minh) time of day on the matching day of the previous period: the day
+    before for a day, the same weekday a week earlier for a week, the same day of the month
+    ``months`` earlier for a month, quarter or year, ``days`` days earlier for a custom range. So
+    today at 10:15 matches yesterday at 10:15, and 22 November at 10:15 matches 22 October at 10:15.
+    Where previous_period took the whole previous period because that day does not exist there
+    (30 March → all of February), the match is the previous period's end, as it is for a ``moment``
+    at or after the period's end (a finished period is compared whole with a whole one).
+    Raises ValueError for a naive ``moment`` or one before the period starts.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: attach a time zone to the moment")
+    previous = previous_period(period)
+    if moment >= period.end_instant:
+        return previous.end_instant
+    if moment < period.start_instant:
+        raise ValueError(f"{moment.isoformat()} is before the period {period.start} – {period.last_day} starts")
+    local = moment.astimezone(LOCAL_TZ)
+    kind = kind_of(period)
+    if kind in _MONTHS_IN:
+        day = shift_months(local.date(), -_MONTHS_IN[kind])
+        if day.day != local.day:
+            return previous.end_instant  # clamped: the day has no match, the previous period is whole
+    else:
+        day = local.date() - timedelta(days={"day": 1, "week": 7}.get(kind, period.days))
+    matched = datetime.combine(day, local.time(), tzinfo=LOCAL_TZ).astimezone(UTC)
+    return min(max(matched, previous.start_instant), previous.end_instant)

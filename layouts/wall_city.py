@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import dcc, html
 
 from ioc.i18n import normalize_lang, t
 from ioc.wall import city_wall
-from ioc.web import VERSION_STORE, get_config, get_db, today
+from ioc.web import get_config, get_db, now, today
 from layouts import wall_parts as parts
 from layouts import wall_svg
 from layouts.components import page_id
@@ -18,14 +18,20 @@ dash.register_page(
     __name__, path="/wall/city", name="Màn hình tường", title="IOC · Màn hình tường", nav_key="nav.wall_city", order=10
 )
 
-PARAMS = page_id(__name__, "params")
-TILES = page_id(__name__, "tiles")
-MAP = page_id(__name__, "map")
+IDS = parts.WallIds.of(__name__)
 BEST = page_id(__name__, "best")
 WORST = page_id(__name__, "worst")
-FLOW = page_id(__name__, "flow")
 HOTLINE = page_id(__name__, "hotline")
-ALERTS = page_id(__name__, "alerts")
+# What a new data version updates in place, in the order _figures returns it.
+REFRESHED = (
+    (IDS.tiles, "children"),
+    (IDS.map_paint, "data"),
+    (BEST, "children"),
+    (WORST, "children"),
+    (IDS.flow_svg, "data"),
+    (HOTLINE, "children"),
+    (IDS.alerts, "children"),
+)
 # Six units each side stay legible at wall type size; the full ranking is on /.
 RANKED_PER_SIDE = 6
 # The map's and chart's boxes in px at 1920×1080 (their SVG scales with the screen from there).
@@ -34,7 +40,7 @@ FLOW_BOX = (612, 248)
 
 
 def _figures(lang: str) -> tuple[Any, ...]:
-    snapshot = city_wall(get_db(), today())
+    snapshot = city_wall(get_db(), today(), now())
     best, worst = parts.best_and_worst(snapshot["ranking"], RANKED_PER_SIDE)
     return (
         parts.wall_tiles(__name__, snapshot, lang),
@@ -53,13 +59,13 @@ def content(lang: str) -> html.Div:
     shape = wall_svg.map_shape(*MAP_BOX, lang)
     return html.Div(
         [
-            dcc.Store(id=PARAMS, data={"lang": lang}),
+            dcc.Store(id=IDS.params, data={"lang": lang}),
             parts.header(__name__, f"{t('page.city', lang)} {get_config().city_name}", None, lang),
-            html.Div(tiles, id=TILES, className="kpi-grid wall-tiles"),
+            html.Div(tiles, id=IDS.tiles, className="kpi-grid wall-tiles"),
             html.Div(
                 [
                     parts.panel(
-                        t("wall.map_title", lang), [parts.svg_box(MAP, shape, paint), parts.map_legend(lang)], "wall-map"
+                        t("wall.map_title", lang), [parts.svg_box(IDS.map, shape, paint), parts.map_legend(lang)], "wall-map"
                     ),
                     parts.panel(
                         t("wall.best_worst", lang),
@@ -73,7 +79,7 @@ def content(lang: str) -> html.Div:
                     ),
                     html.Div(
                         [
-                            parts.panel(t("flow.title", lang), parts.svg_box(FLOW, flow), "wall-flow"),
+                            parts.panel(t("flow.title", lang), parts.svg_box(IDS.flow, flow), "wall-flow"),
                             parts.panel(t("wall.hotline_by_field", lang), html.Div(hotline, id=HOTLINE), "wall-hotline"),
                         ],
                         className="wall-column",
@@ -92,22 +98,4 @@ def layout(lang: str | None = None, **_query: Any) -> html.Div:
     return content(normalize_lang(lang))
 
 
-@dash.callback(
-    Output(TILES, "children"),
-    Output(f"{MAP}-paint", "data"),
-    Output(BEST, "children"),
-    Output(WORST, "children"),
-    Output(f"{FLOW}-svg", "data"),
-    Output(HOTLINE, "children"),
-    Output(ALERTS, "children"),
-    Input(VERSION_STORE, "data"),
-    State(PARAMS, "data"),
-    prevent_initial_call=True,
-)
-def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, ...]:
-    """New data version: children, map colours and the chart change in place, a wall never reloads."""
-    return _figures(normalize_lang((params or {}).get("lang")))
-
-
-parts.register_header_callback(__name__, PARAMS)
-parts.register_svg_callbacks(MAP, FLOW)
+parts.register_wall_callbacks(IDS, REFRESHED, lambda params: _figures(normalize_lang(params.get("lang"))))

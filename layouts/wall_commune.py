@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import dcc, html
 
 from ioc.i18n import normalize_lang, t
 from ioc.wall import unit_wall
-from ioc.web import VERSION_STORE, get_db, now, today
+from ioc.web import get_db, now, today
 from layouts import wall_parts as parts
 from layouts import wall_svg
 from layouts.components import page_id
@@ -22,15 +22,22 @@ dash.register_page(
     order=11,
 )
 
-PARAMS = page_id(__name__, "params")
+IDS = parts.WallIds.of(__name__)
 SUBTITLE = page_id(__name__, "subtitle")
-TILES = page_id(__name__, "tiles")
-MAP = page_id(__name__, "map")
-FLOW = page_id(__name__, "flow")
 HOTLINE_CHART = page_id(__name__, "hotline-chart")
 DOSSIERS = page_id(__name__, "dossiers")
 HOTLINE = page_id(__name__, "hotline-items")
-ALERTS = page_id(__name__, "alerts")
+# What a new data version updates in place, in the order _figures returns it (then the unit's full name).
+REFRESHED = (
+    (SUBTITLE, "children"),
+    (IDS.tiles, "children"),
+    (IDS.map_paint, "data"),
+    (IDS.flow_svg, "data"),
+    (HOTLINE_CHART, "children"),
+    (DOSSIERS, "children"),
+    (HOTLINE, "children"),
+    (IDS.alerts, "children"),
+)
 # Rows that fit their panels at 16:9 with wall type size (the rest is counted as "+ N more").
 DOSSIER_ROWS = 6
 HOTLINE_ROWS = 4
@@ -62,7 +69,7 @@ def _figures(code: str, lang: str) -> tuple[Any, ...] | None:
         parts.hotline_list(
             page_id(__name__, "hotline-table"), snapshot["hotline"], int(day.get("hotline_open") or 0), lang, HOTLINE_ROWS
         ),
-        parts.unit_alerts(snapshot["alerts"], lang),
+        parts.unit_alerts(snapshot["alerts"], lang, count_units=False),
         snapshot["unit"]["full_name"],
     )
 
@@ -84,15 +91,15 @@ def content(code: str, lang: str) -> html.Div:
     rank, tiles, paint, flow, hotline_chart, dossiers, hotline, alerts, full_name = figures
     return html.Div(
         [
-            dcc.Store(id=PARAMS, data={"lang": lang, "unit_code": code}),
+            dcc.Store(id=IDS.params, data={"lang": lang, "unit_code": code}),
             parts.header(__name__, str(full_name), rank, lang),
-            html.Div(tiles, id=TILES, className="kpi-grid wall-tiles"),
+            html.Div(tiles, id=IDS.tiles, className="kpi-grid wall-tiles"),
             html.Div(
                 [
                     parts.panel(
                         t("wall.map_title", lang),
                         [
-                            parts.svg_box(MAP, wall_svg.map_shape(*MAP_BOX, lang, code), paint),
+                            parts.svg_box(IDS.map, wall_svg.map_shape(*MAP_BOX, lang, code), paint),
                             parts.map_legend(lang, selected=True),
                         ],
                         "wall-map",
@@ -100,7 +107,7 @@ def content(code: str, lang: str) -> html.Div:
                     html.Div(
                         [
                             parts.panel(t("wall.dossiers_title", lang), html.Div(dossiers, id=DOSSIERS), "wall-dossiers"),
-                            parts.panel(t("flow.title", lang), parts.svg_box(FLOW, flow), "wall-flow"),
+                            parts.panel(t("flow.title", lang), parts.svg_box(IDS.flow, flow), "wall-flow"),
                         ],
                         className="wall-column",
                     ),
@@ -126,27 +133,9 @@ def layout(unit_code: str | None = None, lang: str | None = None, **_query: Any)
     return content(unit_code or "", normalize_lang(lang))
 
 
-@dash.callback(
-    Output(SUBTITLE, "children"),
-    Output(TILES, "children"),
-    Output(f"{MAP}-paint", "data"),
-    Output(f"{FLOW}-svg", "data"),
-    Output(HOTLINE_CHART, "children"),
-    Output(DOSSIERS, "children"),
-    Output(HOTLINE, "children"),
-    Output(ALERTS, "children"),
-    Input(VERSION_STORE, "data"),
-    State(PARAMS, "data"),
-    prevent_initial_call=True,
-)
-def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, ...]:
-    """New data version: the unit's figures and lists change in place."""
-    params = params or {}
+def _refreshed(params: dict[str, Any]) -> tuple[Any, ...] | None:
     figures = _figures(str(params.get("unit_code", "")), normalize_lang(params.get("lang")))
-    if figures is None:
-        return (dash.no_update,) * 8
-    return figures[:8]
+    return None if figures is None else figures[: len(REFRESHED)]
 
 
-parts.register_header_callback(__name__, PARAMS)
-parts.register_svg_callbacks(MAP, FLOW)
+parts.register_wall_callbacks(IDS, REFRESHED, _refreshed)

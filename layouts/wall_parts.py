@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import dash
@@ -10,6 +13,7 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from ioc.i18n import format_data_time, format_number, format_percent, normalize_lang, t
+from ioc.timeutil import LOCAL_TZ
 from ioc.web import CLOCK_INTERVAL, VERSION_STORE, data_health
 from kpis import REGISTRY, status_of, thresholds_of
 from kpis.breakdown import URGENCY_LABELS_VI
@@ -92,34 +96,110 @@ def register_header_callback(module_name: str, params_id: str) -> None:
         return header_status(lang), stale_alert(lang)
 
 
+# -- one wall page: its ids and callbacks ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WallIds:
+    """The component ids every wall page has, built from its module name (layouts.components.page_id)."""
+
+    module_name: str
+    params: str
+    tiles: str
+    map: str
+    flow: str
+    alerts: str
+
+    @classmethod
+    def of(cls, module_name: str) -> WallIds:
+        def name(part: str) -> str:
+            return page_id(module_name, part)
+
+        return cls(module_name, name("params"), name("tiles"), name("map"), name("flow"), name("alerts"))
+
+    @property
+    def map_paint(self) -> str:
+        """The store of the map's colours (svg_box): a refresh sends these, never the outlines."""
+        return f"{self.map}-paint"
+
+    @property
+    def flow_svg(self) -> str:
+        """The store of the flow chart's SVG tree (svg_box)."""
+        return f"{self.flow}-svg"
+
+
+Refreshed = Sequence[tuple[str, str]]
+"""(component id, property) pairs a refresh updates, in the order the page's figures function returns them."""
+
+
+def register_wall_callbacks(
+    ids: WallIds, refreshed: Refreshed, figures: Callable[[dict[str, Any]], Sequence[Any] | None]
+) -> None:
+    """Everything that keeps a wall page live: the header (register_header_callback), the browser-drawn map
+    and chart (register_svg_callbacks), and the refresh of its figures in place on a new data version.
+
+    ``figures(params)`` gets the page's params store (lang, unit code, …) and returns one value per
+    ``refreshed`` pair, or None to leave the screen as it is (a unit that no longer exists).
+    """
+    register_header_callback(ids.module_name, ids.params)
+    register_svg_callbacks(ids.map, ids.flow)
+
+    @dash.callback(
+        *[Output(component, prop) for component, prop in refreshed],
+        Input(VERSION_STORE, "data"),
+        State(ids.params, "data"),
+        prevent_initial_call=True,
+    )
+    def refresh(_version: int | None, params: dict[str, Any] | None) -> tuple[Any, ...]:
+        """New data version: children, map colours and the chart change in place; a wall never reloads."""
+        values = figures(params or {})
+        if values is None:
+            return (dash.no_update,) * len(refreshed)
+        return tuple(values)
+
+
 # -- tiles --------------------------------------------------------------------------------------------
 
 
-def change_text(change: float | int | None, kind: str, lang: str) -> str:
-    """▲ 12 / ▼ 3 / ±0 with its comparison; rates in percentage points. The arrow shows direction, not judgement."""
-    suffix = t("wall.change_day" if kind == "day" else "wall.change_month", lang)
+def change_text(change: float | int | None, unit: str, scope: str, lang: str, whole: bool = False) -> str:
+    """▲ 12 / ▼ 3 / ±0 with what it compares against; ``unit`` "points" for rates (percentage points).
+
+    ``scope`` "day" or "month": today so far against yesterday up to the same time, this month to date
+    against last month up to the same day and time (``whole``: against the whole previous period).
+    The arrow shows direction, not judgement.
+    """
+    suffix = t(f"wall.change_{scope}{'_whole' if whole else ''}", lang)
     if change is None:
         return f"— {suffix}"
-    if kind == "points":
+    if unit == "points":
         if abs(change) < 0.05:
-            return f"{t('wall.no_change', lang)} {t('wall.change_month', lang)}"
-        arrow = "▲" if change > 0 else "▼"
+            return f"{t('wall.no_change', lang)} {suffix}"
         value = format_number(abs(change), lang, 1)
-        return f"{arrow} {t('wall.change_points', lang, sign='', value=value)} {t('wall.change_month', lang)}"
+        return f"{'▲' if change > 0 else '▼'} {t('wall.change_points', lang, sign='', value=value)} {suffix}"
     if change == 0:
         return f"{t('wall.no_change', lang)} {suffix}"
-    arrow = "▲" if change > 0 else "▼"
-    return f"{arrow} {format_number(abs(change), lang)} {suffix}"
+    return f"{'▲' if change > 0 else '▼'} {format_number(abs(change), lang)} {suffix}"
+
+
+def change_title(until: datetime | None, lang: str) -> str | None:
+    """The tile's tooltip: the exact moment the previous figures stand at (None when compared whole)."""
+    if until is None:
+        return None
+    return t("wall.change_until", lang, when=until.astimezone(LOCAL_TZ).strftime("%H:%M %d/%m/%Y"))
 
 
 def wall_tiles(module_name: str, snapshot: dict[str, Any], lang: str) -> list[html.Div]:
     """The seven wall tiles, each with a status where a threshold applies and the change against the previous period.
 
-    Count tiles take the status of the rate they feed: resolved today → on-time rate of today's resolutions, overdue → backlog rate, hotline open → hotline
-    on-time rate this month. Overdue and at-risk counts are also marked "alert" when non-zero.
+    The change compares like with like (ioc.wall.wall_changes): the day tiles with yesterday up to the
+    same time of day, the month tile with last month up to the same day and time; the note says so and
+    the tooltip gives the moment. Count tiles take the status of the rate they feed: resolved today →
+    on-time rate of today's resolutions, overdue → backlog rate, hotline open → hotline on-time rate this
+    month. Overdue and at-risk counts are also marked "alert" when non-zero.
     """
     day, month = snapshot["day"], snapshot["month"]
-    day_change, month_change = snapshot["changes"]["day"], snapshot["changes"]["month"]
+    changes = snapshot["changes"]
+    until = changes.get("until", {})
 
     def tile(
         name: str,
@@ -134,9 +214,10 @@ def wall_tiles(module_name: str, snapshot: dict[str, Any], lang: str) -> list[ht
         is_rate = kpi_id in REGISTRY and REGISTRY[kpi_id].unit == "rate"
         text = format_percent(value, lang) if is_rate else format_number(value, lang)
         status = kpi_status(status_kpi, status_figures or figures) if status_kpi else None
-        changes = month_change if figures is month else day_change
-        note = change_text(changes.get(kpi_id), "points" if is_rate else "day", lang)
-        return kpi_tile(
+        scope = "month" if figures is month else "day"
+        moment = until.get(scope)
+        note = change_text(changes[scope].get(kpi_id), "points" if is_rate else "count", scope, lang, whole=moment is None)
+        element = kpi_tile(
             page_id(module_name, name),
             t(label_key, lang),
             text,
@@ -145,6 +226,11 @@ def wall_tiles(module_name: str, snapshot: dict[str, Any], lang: str) -> list[ht
             note=note,
             emphasis="alert" if alert and value else None,
         )
+        title = change_title(moment, lang)
+        if title:
+            # kpi_tile takes no tooltip; html.Div has the prop, which its generated class sets dynamically.
+            element.title = title  # type: ignore[attr-defined]
+        return element
 
     return [
         tile("received-today", "tile.received_today", day, "received"),
@@ -325,19 +411,25 @@ def _shorten(text: str, limit: int) -> str:
 # -- alert strip ----------------------------------------------------------------------------------------
 
 
-def unit_alerts(alerts: dict[str, list[dict[str, Any]]], lang: str, shown: int = 6) -> list[Any]:
-    """Units with overdue dossiers (most first) and units with an at-risk spike, named, the rest counted."""
+def unit_alerts(alerts: dict[str, list[dict[str, Any]]], lang: str, shown: int = 6, count_units: bool = True) -> list[Any]:
+    """Units with dossiers overdue now (most first) and units with an at-risk spike, named after their count.
+
+    The number of units comes first ("Quá hạn lúc này · 12 đơn vị: An Khê (26) · …"): on a crowded day the
+    strip cuts the end of the line, and then it loses names, never how many units there are. A one-unit wall
+    (``count_units`` False) names only itself, so it says no count.
+    """
     parts: list[Any] = []
     for key, label_key in (("overdue", "wall.alert_overdue"), ("at_risk_spike", "wall.alert_at_risk")):
         items = alerts.get(key, [])
         if not items:
             continue
         names = [f"{item['name']} ({format_number(item['count'], lang)})" for item in items[:shown]]
-        more = len(items) - shown
-        text = " · ".join(names) + (f" · {t('wall.alert_more', lang, n=more)}" if more > 0 else "")
+        text = " · ".join(names) + (" · …" if len(items) > shown else "")
+        units = t("wall.alert_unit" if len(items) == 1 else "wall.alert_units", lang, n=format_number(len(items), lang))
+        label = f"{t(label_key, lang)} · {units}: " if count_units else f"{t(label_key, lang)}: "
         parts.append(
             html.Span(
-                [html.Span(["✕ " if key == "overdue" else "▲ ", t(label_key, lang), ": "], className="alert-label"), text],
+                [html.Span(["✕ " if key == "overdue" else "▲ ", label], className="alert-label"), text],
                 className=f"alert-item alert-{key}",
             )
         )

@@ -1,4 +1,9 @@
-"""A wall playlist at /wall/rotate: ?screens=/wall/city:30,/wall/commune/20194:15 and/or ?worst=5&kpi=on_time_rate&seconds=20."""
+"""A wall playlist at /wall/rotate: ?screens=/wall/city:30,/wall/commune/20194:15 and/or ?worst=5&kpi=on_time_rate&seconds=20.
+
+The server renders each slide; the browser (assets/wall.js, ``wall.rotate``) puts it on screen and keeps
+every slide it has shown, so while the server is unreachable the rotation goes on through those, with
+their last figures and the offline banner, and picks up the server's playlist again when it returns.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import importlib
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from ioc.i18n import normalize_lang, t
 from ioc.wall import worst_units
@@ -21,6 +26,7 @@ PARAMS = page_id(__name__, "params")
 STATE = page_id(__name__, "state")
 TIMER = page_id(__name__, "timer")
 SLIDE = page_id(__name__, "slide")
+RENDERED = page_id(__name__, "rendered")
 
 
 def playlist(params: dict[str, Any]) -> list[Slide]:
@@ -50,6 +56,11 @@ def render(slide: Slide | None, lang: str) -> html.Div:
     return importlib.import_module("layouts.wall_commune").content(path.rsplit("/", 1)[-1], lang)  # type: ignore[no-any-return]
 
 
+def rotation_state(index: int, slides: list[Slide]) -> dict[str, Any]:
+    """What the browser keeps about the rotation: the slide on screen and the playlist (to go on offline)."""
+    return {"index": index, "path": slides[index]["path"] if slides else None, "slides": slides}
+
+
 def layout(
     screens: str | None = None,
     worst: str | None = None,
@@ -66,7 +77,8 @@ def layout(
     return html.Div(
         [
             dcc.Store(id=PARAMS, data=params),
-            dcc.Store(id=STATE, data={"index": 0, "path": first["path"] if first else None}),
+            dcc.Store(id=STATE, data=rotation_state(0, slides)),
+            dcc.Store(id=RENDERED),
             dcc.Interval(id=TIMER, interval=(first["seconds"] if first else DEFAULT_SECONDS) * 1000, disabled=len(slides) < 2),
             html.Div(render(first, lang), id=SLIDE, className="wall-slide"),
         ],
@@ -75,22 +87,44 @@ def layout(
 
 
 @dash.callback(
-    Output(SLIDE, "children"),
-    Output(TIMER, "interval"),
-    Output(TIMER, "disabled"),
-    Output(STATE, "data"),
+    Output(RENDERED, "data"),
     Input(TIMER, "n_intervals"),
     State(PARAMS, "data"),
     State(STATE, "data"),
     prevent_initial_call=True,
 )
-def next_slide(_ticks: int | None, params: dict[str, Any] | None, state: dict[str, Any] | None) -> tuple[Any, ...]:
-    """Move to the next slide of the playlist as it is now (the worst units may have changed since)."""
+def next_slide(_ticks: int | None, params: dict[str, Any] | None, state: dict[str, Any] | None) -> dict[str, Any]:
+    """The next slide of the playlist as it is now (the worst units may have changed since), for wall.rotate to show.
+
+    ``layout`` is the slide, ``state`` what STATE becomes, ``seconds`` its duration and ``disabled`` whether the
+    timer stops (fewer than two slides).
+    """
     params = params or {}
     lang = normalize_lang(params.get("lang"))
     slides = playlist(params)
     if not slides:
-        return render(None, lang), DEFAULT_SECONDS * 1000, True, {"index": 0, "path": None}
+        return {"layout": render(None, lang), "state": rotation_state(0, []), "seconds": DEFAULT_SECONDS, "disabled": True}
     index = (int((state or {}).get("index", 0)) + 1) % len(slides)
     slide = slides[index]
-    return render(slide, lang), slide["seconds"] * 1000, len(slides) < 2, {"index": index, "path": slide["path"]}
+    return {
+        "layout": render(slide, lang),
+        "state": rotation_state(index, slides),
+        "seconds": slide["seconds"],
+        "disabled": len(slides) < 2,
+    }
+
+
+# The one writer of the slide, the timer and the state: the server's next slide when it answers, else (the
+# server unreachable) the next slide already shown, from the browser's own copies.
+dash.clientside_callback(
+    ClientsideFunction("wall", "rotate"),
+    Output(SLIDE, "children"),
+    Output(TIMER, "interval"),
+    Output(TIMER, "disabled"),
+    Output(STATE, "data"),
+    Input(TIMER, "n_intervals"),
+    Input(RENDERED, "data"),
+    State(SLIDE, "children"),
+    State(STATE, "data"),
+    prevent_initial_call=True,
+)

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from connectors.base import DOSSIERS, HOTLINE, Batch, ingest_batches
 from ioc.config import PROJECT_ROOT
 from ioc.db import Database
+from ioc.timeutil import local_datetime
 from ioc.wall import unit_wall, worst_units
 from ioc.web import create_app
 from kpis import Period, compute
+from kpis.compare import compare_so_far
+from kpis.known_at import compute_known_at
 from kpis.lists import DOSSIER_LIST_COLUMNS, HOTLINE_LIST_COLUMNS, open_hotline_items, overdue_and_at_risk_dossiers
 from layouts import wall_svg
 from layouts.wall_parts import parse_screens
@@ -176,6 +179,25 @@ def test_wall_pages_render_in_both_languages(app: dash.Dash, pathname: str, sear
     assert vi.count('"data-unit-code"') == 94
     assert "dcc.Graph" not in vi and '"type": "Graph"' not in vi
     assert '"dangerously_allow_html"' not in vi
+
+
+def test_tiles_compare_with_the_same_time_yesterday(app: dash.Dash, db: Database) -> None:
+    """FIXED_NOW is 10:00 in Vietnam: the day tiles compare with 17 November up to 10:00, not all of it."""
+    snapshot = unit_wall(db, UNIT, FIXED_NOW.date(), FIXED_NOW)
+    assert snapshot is not None
+    yesterday_at_ten = local_datetime(date(2026, 11, 17), 10)
+    assert snapshot["changes"]["until"] == {"day": yesterday_at_ten, "month": local_datetime(date(2026, 10, 18), 10)}
+    same_time = compare_so_far(db, Period.day(FIXED_NOW.date()), FIXED_NOW, UNIT)
+    assert snapshot["changes"]["day"]["received"] == same_time.figures["received"].change
+    assert (
+        same_time.figures["received"].previous
+        == compute_known_at(db, Period.day(date(2026, 11, 17)), yesterday_at_ten, UNIT)["received"]
+    )
+    vi = render_page(app, f"/wall/commune/{UNIT}")
+    en = render_page(app, f"/wall/commune/{UNIT}", "?lang=en")
+    assert "so với cùng giờ hôm qua" in vi and "vs same time yesterday" in en
+    assert "so với cùng thời điểm tháng trước" in vi
+    assert "Kỳ trước tính đến 10:00 17/11/2026" in vi  # the tile's tooltip names the moment
 
 
 def test_hotline_titles_are_sent_as_text(app: dash.Dash, db: Database) -> None:
@@ -372,6 +394,113 @@ def test_rotation_moves_on_and_picks_the_worst_units(dash_duo, app: dash.Dash, d
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/rotate?worst=2&kpi=on_time_rate&seconds=3&lang=en", timeout=15)
     dash_duo.wait_for_contains_text("#wall-commune-title", name, timeout=10)
     assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_rotation_goes_on_through_shown_slides_while_the_server_is_away(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    server = _Server(app)
+    server.start()
+    try:
+        driver = dash_duo.driver
+        _set_viewport(driver, 1920, 1080)
+        driver.get(f"{server.url}/wall/rotate?screens=/wall/city:3,/wall/commune/{UNIT}:3")
+        dash_duo.wait_for_element("#wall-city-tiles", timeout=15)
+        dash_duo.wait_for_contains_text("#wall-commune-title", "Hải Vân", timeout=8)
+        dash_duo.wait_for_element("#wall-city-tiles", timeout=8)  # both slides shown once: both kept
+        dash_duo.wait_for_element("html[data-wall-offline-copy='ready']", timeout=20)
+        dash_duo.wait_for_contains_text("#wall-commune-title", "Hải Vân", timeout=8)  # sent again, stored for reloads
+
+        server.stop()
+        dash_duo.wait_for_contains_text("#wall-offline", "Mất kết nối từ", timeout=15)
+        # Offline, the slides still take turns, each with its last figures, map drawn, banner shown throughout.
+        for selector in ("#wall-commune-title", "#wall-city-tiles", "#wall-commune-title"):
+            dash_duo.wait_for_element(selector, timeout=8)
+            assert driver.find_element_by_id("wall-offline").is_displayed()
+        _wait_for_map(dash_duo, "wall-commune-map")
+        assert _map_units(driver, "wall-commune-map") == (94, 94)
+        assert "TEST-OVERDUE-0001" not in driver.find_element_by_id("wall-commune-dossier-table").text
+        _screenshot(driver, "wall-rotate-offline-1920x1080.png")
+
+        # A reload while still cut off (a power cut): the kept copy, and the rotation still takes both slides in turn.
+        driver.refresh()
+        for selector in ("#wall-city-tiles", "#wall-commune-title", "#wall-city-tiles"):
+            dash_duo.wait_for_element(selector, timeout=10)
+        dash_duo.wait_for_contains_text("#wall-offline", "Mất kết nối từ", timeout=15)
+        dash_duo.get_logs()  # the refused connections while down are expected errors: drop them
+
+        add_overdue_dossier(db, UNIT)  # arrives while the wall cannot see it
+        server.start()
+        # Back online, the server renders the slides again: the commune slide lists the new dossier.
+        dash_duo.wait_for_contains_text("#wall-commune-dossier-table", "TEST-OVERDUE-0001", timeout=20)
+        assert not driver.find_elements_by_css_selector("#wall-offline:not([hidden])")
+        dash_duo.get_logs()  # from before the page started afresh
+        dash_duo.wait_for_element("#wall-city-tiles", timeout=8)
+        assert dash_duo.get_logs() == []
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+def test_a_wall_reloaded_while_the_server_is_down_shows_its_last_figures(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    """A TV reloads after a power cut with the server still away: the service worker's copy, not an error page."""
+    server = _Server(app)
+    server.start()
+    try:
+        driver = dash_duo.driver
+        _set_viewport(driver, 1920, 1080)
+        driver.get(f"{server.url}/wall/city")
+        dash_duo.wait_for_element("#wall-city-received-today-value", timeout=15)
+        _wait_for_map(dash_duo, "wall-city-map")
+        figures = {tile: _tile(dash_duo, f"wall-city-{tile}") for tile in ("received-today", "overdue", "on-time-rate")}
+        # The first visit fills the worker's copy once it has taken over (127.0.0.1 is a secure context).
+        dash_duo.wait_for_element("html[data-wall-offline-copy='ready']", timeout=20)
+        assert driver.execute_script("return !!navigator.serviceWorker.controller")
+        assert dash_duo.get_logs() == []
+        last_contact = time.time()
+
+        server.stop()
+        driver.refresh()
+        dash_duo.wait_for_element("#wall-city-received-today-value", timeout=15)
+        assert {tile: _tile(dash_duo, f"wall-city-{tile}") for tile in figures} == figures
+        _wait_for_map(dash_duo, "wall-city-map")
+        assert _map_units(driver, "wall-city-map") == (94, 94)
+        dash_duo.wait_for_contains_text("#wall-offline", "Mất kết nối từ", timeout=15)
+        # Since the server last answered (before the reload), not since the reload.
+        since = driver.find_element_by_id("wall-offline").text.rsplit(" ", 1)[-1]
+        expected = {time.strftime("%H:%M", time.gmtime(moment + 7 * 3600)) for moment in (last_contact - 60, last_contact)}
+        assert since in expected, (since, expected)
+        _assert_fits(driver)
+        _screenshot(driver, "wall-city-reloaded-offline-1920x1080.png")
+        dash_duo.get_logs()  # the callbacks that could not reach the server are expected errors: drop them
+
+        add_overdue_dossier(db, UNIT)
+        driver.execute_script("window.__before_recovery = 1")
+        server.start()
+        # Back: the page starts afresh by itself (it was the kept copy), banner gone, with the new figures.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and driver.execute_script("return window.__before_recovery === 1"):
+            time.sleep(0.2)
+        assert driver.execute_script("return window.__before_recovery === undefined"), "no reload after recovery"
+        dash_duo.get_logs()  # refused connections up to the restart: expected, dropped
+        overdue = int(figures["overdue"].replace(".", "")) + 1
+        dash_duo.wait_for_text_to_equal("#wall-city-overdue-value", f"{overdue:,}".replace(",", "."), timeout=15)
+        time.sleep(1)
+        assert not driver.find_elements_by_css_selector("#wall-offline:not([hidden])")
+        assert driver.execute_script("return !!navigator.serviceWorker.controller")
+        assert dash_duo.get_logs() == []
+    finally:
+        server.stop()
+
+
+def test_the_service_worker_is_served_from_the_root_and_never_as_a_page_script(app: dash.Dash) -> None:
+    client = app.server.test_client()
+    response = client.get("/wall-sw.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert 'addEventListener("fetch"' in response.get_data(as_text=True)
+    page = client.get("/wall/city").get_data(as_text=True)
+    assert "wall.js" in page and "wall-sw.js" not in page
 
 
 class _Server:
