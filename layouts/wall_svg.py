@@ -28,6 +28,7 @@ GRID = "rgba(255,255,255,0.18)"
 # Trees are laid out in the px of a 1920×1080 wall and the SVG is scaled to its box (viewBox), so a
 # 4K wall draws everything twice as large: 24 is the smallest label size at 1080p (issue 5).
 LABEL_PX = 24
+INSET_LABEL_PX = round(LABEL_PX * 1.15)
 ICON_PX = 17
 
 # One SVG element: {"tag": "path", "attrs": {...}, "text": "…", "children": [...]}. wall.js builds it with
@@ -162,8 +163,9 @@ def map_shape(width: int, height: int, lang: str, selected: str | None = None) -
                 },
             )
         )
-        # The name in two short lines under the frame, right-aligned to it, so it stays over the sea beside
-        # the coast; "inset, not to scale" is in the legend, where a line at wall size has room.
+        # The name in two short lines under the frame, right-aligned to it, so it stays over the sea beside the
+        # coast; "inset, not to scale" is in the legend, where a line at wall size has room. A little larger than
+        # other labels: the city wall draws the map at about 0.93 of its size, and 24 px must remain on screen.
         words = t("wall.map_inset", lang).partition(" (")[0].split()
         split = min(range(1, len(words) + 1), key=lambda at: max(len(" ".join(words[:at])), len(" ".join(words[at:]))))
         lines = [line for line in (" ".join(words[:split]), " ".join(words[split:])) if line]
@@ -172,8 +174,8 @@ def map_shape(width: int, height: int, lang: str, selected: str | None = None) -
                 "text",
                 {
                     "x": round(bx1, 1),
-                    "y": round(by1 + LABEL_PX * 1.05, 1),
-                    "font-size": LABEL_PX,
+                    "y": round(by1 + INSET_LABEL_PX * 1.05, 1),
+                    "font-size": INSET_LABEL_PX,
                     "fill": WALL_MUTED,
                     "text-anchor": "end",
                     "class": "map-inset-label",

@@ -530,3 +530,78 @@ class _Server:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+# Every visible text on the page: its size in CSS px and its WCAG contrast against the first opaque
+# background behind it (SVG text uses its fill; a text over a coloured badge is measured on the badge).
+_TEXT_LEGIBILITY_JS = """
+function rgba(text) {
+  var m = text.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+  var p = m[1].split(',').map(function (v) { return parseFloat(v); });
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+}
+function luminance(c) {
+  var v = c.slice(0, 3).map(function (x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+}
+function background(el) {
+  for (var e = el; e && e.nodeType === 1; e = e.parentElement) {
+    var c = rgba(getComputedStyle(e).backgroundColor);
+    if (c && c[3] > 0.5) return c;
+  }
+  return [255, 255, 255, 1];
+}
+var out = [];
+var all = document.querySelectorAll('body *');
+for (var i = 0; i < all.length; i++) {
+  var el = all[i];
+  var own = Array.prototype.some.call(el.childNodes, function (n) { return n.nodeType === 3 && n.textContent.trim(); });
+  if (!own) continue;
+  var r = el.getBoundingClientRect();
+  if (!r.width || !r.height || r.bottom < 0 || r.top > innerHeight) continue;
+  var style = getComputedStyle(el);
+  if (style.visibility === 'hidden' || parseFloat(style.opacity) === 0) continue;
+  var svg = el instanceof SVGElement;
+  var fg = rgba(svg ? style.fill : style.color);
+  if (!fg) continue;
+  var icon = el.getAttribute('data-icon-for');
+  var under = icon && el.closest('svg').querySelector('path[data-unit-code="' + icon + '"]');
+  var bg = under ? rgba(getComputedStyle(under).fill) : background(svg ? el.closest('svg').parentElement : el);
+  var a = luminance(fg), b = luminance(bg);
+  // SVG text is sized in the drawing's units: its size on screen is that times the drawing's scale.
+  var size = parseFloat(style.fontSize) * (svg && el.getScreenCTM() ? el.getScreenCTM().a : 1);
+  out.push([el.textContent.trim().slice(0, 40), size, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05), !!icon]);
+}
+return out;
+"""
+
+
+def _texts(driver) -> list[tuple[str, float, float, bool]]:  # type: ignore[no-untyped-def]
+    """(text, font size px, contrast ratio, is a map icon) of every visible text of the page; a map icon is
+    measured against the fill of the unit it marks."""
+    return [tuple(item) for item in driver.execute_script(_TEXT_LEGIBILITY_JS)]  # type: ignore[misc]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/wall/city", f"/wall/commune/{UNIT}"])
+def test_every_wall_text_is_large_enough_and_contrasted_for_five_metres(dash_duo, app: dash.Dash, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Labels at least 24 px at 1080p (48 px at 4K) with text contrast 4.5:1; status icons 3:1 on what is behind them."""
+    dash_duo.start_server(app)
+    for width, height in ((1920, 1080), (3840, 2160)):
+        _set_viewport(dash_duo.driver, width, height)
+        dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}", timeout=15)
+        dash_duo.wait_for_element(".kpi-value", timeout=15)
+        time.sleep(1.5)  # the map, the chart and the clock fill in
+        texts = _texts(dash_duo.driver)
+        # A status glyph on its own (on the map, in a legend swatch) is an icon beside words, not a label.
+        glyph = [icon or (len(text) == 1 and not text.isalnum()) for text, _, _, icon in texts]
+        labels = [(text, size, contrast) for (text, size, contrast, _), g in zip(texts, glyph, strict=True) if not g]
+        icons = [(text, contrast) for (text, _, contrast, _), g in zip(texts, glyph, strict=True) if g]
+        assert len(labels) > 40 and len(icons) > 4
+        scale = width / 1920
+        small = [(text, size) for text, size, _ in labels if size < 24 * scale - 0.5]
+        faint = [(text, round(contrast, 2)) for text, _, contrast in labels if contrast < 4.5]
+        faint_icons = [(text, round(contrast, 2)) for text, contrast in icons if contrast < 3]
+        assert not small, f"{width}x{height}: text under {24 * scale:.0f} px: {small[:10]}"
+        assert not faint, f"{width}x{height}: text contrast under 4.5:1: {faint[:10]}"
+        assert not faint_icons, f"{width}x{height}: status icons under 3:1 on what is behind them: {faint_icons[:10]}"
