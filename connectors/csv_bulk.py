@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from connectors.base import Batch, StagedRows, Target, load_reference
-from connectors.files import _guess_delimiter, _utf16_without_bom
+from connectors.files import guess_delimiter, utf16_without_bom, numbered_records
 from connectors.mapping import ROW_LINE, guarded_target, nfc
 from ioc.db import Database, run
 from ioc.timeutil import now_utc
@@ -42,7 +42,7 @@ def read_header(path: Path) -> CsvHeader:
     """The header of a UTF-8 CSV the bulk path can take, or BulkUnsupported."""
     with path.open("rb") as handle:
         probe = handle.read(_HEADER_PROBE_BYTES)
-    if probe.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(probe):
+    if probe.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or utf16_without_bom(probe):
         raise BulkUnsupported("UTF-16")
     probe = probe.removeprefix(codecs.BOM_UTF8)
     line_end = probe.find(b"\n")
@@ -54,7 +54,7 @@ def read_header(path: Path) -> CsvHeader:
         raise BulkUnsupported("the header is not UTF-8") from None
     if '"' in line or not line.strip():
         raise BulkUnsupported("quoted or blank header line")
-    delimiter = _guess_delimiter(line)
+    delimiter = guess_delimiter(line)
     return CsvHeader([nfc(name).strip() for name in line.split(delimiter)], delimiter)
 
 
@@ -100,14 +100,9 @@ def _raw_records(
     keep = [(index, name) for index, name in enumerate(header.names) if name in target.columns]
     found: dict[int, Mapping[str, Any] | None] = {}
     index = 0
-    while True:
-        start = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            raise BulkUnsupported(f"line {start}: {error}") from None
+    for start, fields in numbered_records(reader):
+        if isinstance(fields, csv.Error):
+            raise BulkUnsupported(f"line {start}: {fields}")
         if not fields:
             continue  # an empty line: DuckDB skips it too
         if index in wanted:

@@ -70,7 +70,7 @@ def decode_bytes(raw: bytes, name: str) -> tuple[str, str, list[str]]:
         return _decoded(raw[3:], "utf-8", "utf-8-sig", name)
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _decoded(raw, "utf-16", "utf-16", name)
-    utf16 = _utf16_without_bom(raw)
+    utf16 = utf16_without_bom(raw)
     if utf16:
         return _decoded(raw, utf16, utf16, name)
     try:
@@ -108,7 +108,7 @@ def _decoded(raw: bytes, codec: str, label: str, name: str) -> tuple[str, str, l
         ) from None
 
 
-def _utf16_without_bom(raw: bytes) -> str | None:
+def utf16_without_bom(raw: bytes) -> str | None:
     sample = raw[:4096]
     if len(sample) < 4 or len(sample) % 2:
         return None
@@ -160,18 +160,32 @@ def read_table(path: Path, *, sheet: str | None = None, delimiter: str | None = 
     text, encoding, notes = decode_bytes(raw, path.name)
     if not text.strip().strip("\ufeff"):
         raise FileReadError(f"{path.name} is empty")
-    table = _read_csv_text(text, path.name, delimiter or _guess_delimiter(text))
+    table = _read_csv_text(text, path.name, delimiter or guess_delimiter(text))
     table.encoding, table.notes = encoding, notes
     if notes:
         mark_mixed_rows(table)
     return table
 
 
-def _guess_delimiter(text: str) -> str:
+def guess_delimiter(text: str) -> str:
     first_line = text.lstrip("\ufeff").split("\n", 1)[0]
     counts = {candidate: first_line.count(candidate) for candidate in (",", ";", "\t")}
     best = max(counts, key=lambda candidate: counts[candidate])
     return best if counts[best] else ","
+
+
+def numbered_records(reader: Any) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(first line, fields) of each record of a ``csv.reader``; a record the csv module cannot parse comes as its error."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield start, error
+            continue
+        yield start, fields
 
 
 def _read_csv_text(text: str, name: str, delimiter: str) -> Table:
@@ -180,13 +194,9 @@ def _read_csv_text(text: str, name: str, delimiter: str) -> Table:
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     header: list[str] | None = None
     rows: list[dict[str, Any]] = []
-    while True:
-        start = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
+    for start, fields in numbered_records(reader):
+        if isinstance(fields, csv.Error):
+            error = fields
             if header is None:
                 raise FileReadError(f"{name}: the header line is not valid CSV ({error})") from None
             ended = "unexpected end of data" in str(error)
