@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from connectors.base import Batch, StagedRows, Target, load_reference
-from connectors.files import guess_delimiter, utf16_without_bom, numbered_records
+from connectors.files import guess_delimiter, numbered_records, utf16_without_bom
 from connectors.mapping import ROW_LINE, guarded_target, nfc
 from ioc.db import Database, run
 from ioc.timeutil import now_utc
