@@ -105,6 +105,8 @@ class Batch:
     cursor: str | None = None
     units: Sequence[Mapping[str, Any]] = ()
     staged: StagedRows | None = None
+    # Called with the batch's result once it is committed (a file's report counts its rows and rejects).
+    on_written: Callable[[BatchResult], None] | None = None
 
 
 class Connector(Protocol):
@@ -363,7 +365,10 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
                 )
                 return result
 
-            total.add(db.execute_write_fn(write))
+            written = db.execute_write_fn(write)
+            total.add(written)
+            if batch.on_written is not None:
+                batch.on_written(written)
     except Exception as error:
         message = f"{type(error).__name__}: {error}"[:2000]
         log.warning("connector %s failed: %s", connector, message)

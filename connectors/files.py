@@ -12,14 +12,14 @@ import sys
 import time
 import unicodedata
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import Batch, BatchResult, ingest_batches
-from connectors.mapping import ROW_LINE, ROW_PROBLEM, RowLog, SourceMapping, match_key, nfc
+from connectors.base import TARGETS, Batch, BatchResult, Target, ingest_batches
+from connectors.mapping import ROW_LINE, ROW_METADATA, ROW_PROBLEM, RowLog, SourceMapping, guarded_target, match_key, nfc
 from ioc.timeutil import now_utc
 
 if TYPE_CHECKING:
@@ -365,6 +365,37 @@ def mapped_batches(
         yield mapping.batch(db, chunk, final_cursor if number == len(chunks) else None, log)
 
 
+def canonical_batches(
+    rows: Sequence[dict[str, Any]],
+    target: Target,
+    final_cursor: str | None = None,
+    on_written: Callable[[BatchResult], None] | None = None,
+) -> Iterator[Batch]:
+    """Rows of a file whose header uses the canonical column names, as batches; only the last carries ``final_cursor``."""
+    # Only canonical columns travel on: a column outside the model (a citizen's phone, say) never reaches rejects either.
+    keep = (*target.columns, *ROW_METADATA)
+    guarded = guarded_target(target)
+    chunks = list(_chunks(rows)) or [[]]
+    for number, chunk in enumerate(chunks, start=1):
+        cursor = final_cursor if number == len(chunks) else None
+        yield Batch(guarded, [{key: row[key] for key in keep if key in row} for row in chunk], cursor, on_written=on_written)
+
+
+def log_result(log: RowLog) -> Callable[[BatchResult], None]:
+    """A Batch.on_written that counts a committed batch's valid and rejected rows (with their lines) into ``log``."""
+
+    def count(result: BatchResult) -> None:
+        log.valid += result.rows_read - result.rows_rejected
+        for raw_text, reason in result.rejects:
+            try:
+                line = json.loads(raw_text).get(ROW_LINE)
+            except ValueError:  # a raw row cut at its size limit
+                line = None
+            log.rejected.append((line, reason))
+
+    return count
+
+
 def import_file(db: Database, path: Path, mapping: SourceMapping) -> FileReport:
     """Import one CSV/XLSX file through ``mapping``; FileReadError when the file itself cannot be read."""
     table = read_mapped_table(Path(path), mapping)
@@ -402,6 +433,9 @@ def _free_name(folder: Path, name: str) -> Path:
 class FileDropConnector:
     """Imports every CSV/XLSX file put into ``folder``, then moves it to ``processed/`` or ``failed/`` with a report.
 
+    Files are read through ``mapping``, or, with ``target`` ("dossiers" or "hotline") instead, they use the
+    canonical column names; a large canonical CSV is then read in bulk by DuckDB (connectors.csv_bulk).
+
     The cursor is a JSON list of the content hashes (SHA-256) of files already imported, saved in the
     same transaction as each file's last rows: the same file dropped again adds nothing, and a file
     interrupted mid-import stays in the folder and is imported again (merge by key makes that safe).
@@ -411,18 +445,24 @@ class FileDropConnector:
     def __init__(
         self,
         folder: str | Path,
-        mapping: SourceMapping,
+        mapping: SourceMapping | None = None,
         *,
+        target: str | None = None,
         db: Database | None = None,
         name: str | None = None,
         interval_seconds: int = 60,
         settle_seconds: float = 5.0,
     ) -> None:
-        # db is only read, and only for mappings that look units up by name.
+        # db is read for mappings that look units up by name, and holds the staging tables of bulk reads.
+        if (mapping is None) == (target is None):
+            raise ValueError("a file drop reads files through a mapping or takes canonical files for a target: give one")
+        if target is not None and target not in TARGETS:
+            raise ValueError(f"target {target!r} is not one of {', '.join(TARGETS)}")
         self.folder = Path(folder)
         self.mapping = mapping
+        self.target = TARGETS[target] if target is not None else None
         self.db = db
-        self.name = name or f"filedrop:{mapping.name}"
+        self.name = name or f"filedrop:{mapping.name if mapping is not None else target}"
         self.interval_seconds = interval_seconds
         self.settle_seconds = settle_seconds
         self.processed = self.folder / "processed"
@@ -454,17 +494,40 @@ class FileDropConnector:
                 self._move(path, self.processed, report.report_text("already imported: nothing added"))
                 continue
             log = RowLog()
+            remembered = [*seen, digest][-REMEMBERED_FILES:]
             try:
-                table = read_mapped_table(path, self.mapping)
+                if self.mapping is not None:
+                    table = read_mapped_table(path, self.mapping)
+                    yield from mapped_batches(self.db, self.mapping, table, log, json.dumps(remembered))
+                    encoding, rows_read, notes = table.encoding, len(table.rows), table.notes
+                else:
+                    encoding, rows_read, notes = yield from self._canonical_batches(path, json.dumps(remembered), log)
             except FileReadError as error:
                 self._move(path, self.failed, FileReport(path, "", BatchResult(), log).report_text("failed", str(error)))
                 continue
-            seen = [*seen, digest][-REMEMBERED_FILES:]
-            result = BatchResult(rows_read=len(table.rows))
-            yield from mapped_batches(self.db, self.mapping, table, log, json.dumps(seen))
             # Reached only after the writer committed the file's last batch and cursor.
-            report = FileReport(path, table.encoding, result, log, table.notes)
+            seen = remembered
+            report = FileReport(path, encoding, BatchResult(rows_read=rows_read), log, notes)
             self._move(path, self.processed, report.report_text("imported"))
+
+    def _canonical_batches(self, path: Path, cursor: str, log: RowLog) -> Generator[Batch, None, tuple[str, int, list[str]]]:
+        """A canonical file's batches (one staged batch for a large CSV); returns (encoding, rows read, notes)."""
+        from connectors.csv_bulk import staged_csv  # it reads files with this module's helpers
+
+        assert self.target is not None
+        if self.db is not None:
+            with staged_csv(self.db, self.target, path, connector=self.name) as staged:
+                if staged is not None and staged.batch.staged is not None:
+                    staged.batch.cursor = cursor
+                    staged.batch.on_written = log_result(log)
+                    yield staged.batch
+                    return "utf-8", staged.batch.staged.rows_read, ["read in bulk by DuckDB"]
+        table = read_table(path)
+        if self.target.primary_key not in table.header:
+            found = ", ".join(table.header)[:200]
+            raise FileReadError(f"{path.name}: the header has no '{self.target.primary_key}' column (found: {found})")
+        yield from canonical_batches(table.rows, self.target, cursor, log_result(log))
+        return table.encoding, len(table.rows), table.notes
 
     def _move(self, path: Path, folder: Path, report: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -201,17 +201,28 @@ def _file_drop(db: Database, config: SourceConfig) -> Connector:
     from connectors.files import FileDropConnector
     from connectors.mapping import load_mapping
 
-    unknown = set(config.options) - {"folder", "mapping", "settle_seconds"}
+    unknown = set(config.options) - {"folder", "mapping", "target", "settle_seconds"}
     if unknown:
         raise SourceConfigError(f"source '{config.name}' (kind file_drop): unknown option(s) {', '.join(sorted(unknown))}")
-    return FileDropConnector(
-        project_path(config.require("folder")),
-        load_mapping(project_path(config.require("mapping"))),
-        db=db,
-        name=config.name,
-        interval_seconds=config.interval_seconds,
-        settle_seconds=float(config.option("settle_seconds", 5.0)),
-    )
+    mapping, target = config.option("mapping"), config.option("target")
+    if (mapping is None) == (target is None):
+        raise SourceConfigError(
+            f"source '{config.name}' (kind file_drop): give either 'mapping' (a mapping file) or 'target' "
+            "(dossiers or hotline, for files whose header uses the canonical column names)"
+        )
+    loaded = load_mapping(project_path(mapping)) if mapping is not None else None
+    try:
+        return FileDropConnector(
+            project_path(config.require("folder")),
+            loaded,
+            target=target,
+            db=db,
+            name=config.name,
+            interval_seconds=config.interval_seconds,
+            settle_seconds=float(config.option("settle_seconds", 5.0)),
+        )
+    except ValueError as error:
+        raise SourceConfigError(f"source '{config.name}' (kind file_drop): {error}") from error
 
 
 def project_path(value: Any) -> Path:

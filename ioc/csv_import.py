@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from connectors.base import TARGETS, Batch, BatchResult, Target, ingest_batches
+from connectors.base import TARGETS, BatchResult, ingest_batches
 from connectors.csv_bulk import staged_csv
-from connectors.files import BATCH_ROWS, FileReadError, read_table
-from connectors.mapping import ROW_METADATA, guarded_target
+from connectors.files import FileReadError, canonical_batches, read_table
 from ioc.db import Database
 
 # The one reader (connectors.files) raises this; the old name stays for callers of this module.
@@ -32,14 +29,6 @@ class ImportSummary:
         return text + (" (header only: no data rows)" if r.rows_read == 0 else "")
 
 
-def _batches(rows: Sequence[dict[str, Any]], target: Target) -> Iterator[Batch]:
-    # Only canonical columns travel on: a column outside the model (a citizen's phone, say) never reaches rejects either.
-    keep = (*target.columns, *ROW_METADATA)
-    guarded = guarded_target(target)
-    for start in range(0, len(rows), BATCH_ROWS):
-        yield Batch(guarded, [{key: row[key] for key in keep if key in row} for row in rows[start : start + BATCH_ROWS]])
-
-
 def import_csv(db: Database, target_name: str, path: Path) -> ImportSummary:
     """Read ``path`` and merge its rows into the target table; bad rows go to ``rejects`` with a reason.
 
@@ -55,5 +44,5 @@ def import_csv(db: Database, target_name: str, path: Path) -> ImportSummary:
     if target.primary_key not in table.header:
         found = ", ".join(table.header)[:200]
         raise ImportFileError(f"{path.name}: the header has no '{target.primary_key}' column (found: {found})")
-    result = ingest_batches(db, connector, _batches(table.rows, target))
+    result = ingest_batches(db, connector, canonical_batches(table.rows, target))
     return ImportSummary(path, target_name, result)

@@ -39,7 +39,7 @@ from tests.json_http_server import GopyServer
 from tests.open311_server import Open311Server
 from tests.pg_fixtures import OneStopDatabase
 
-CASES = ["simulator", "sql", "open311", "json_http", "file_drop"]
+CASES = ["simulator", "sql", "open311", "json_http", "file_drop", "canonical_file_drop"]
 
 
 @dataclass(frozen=True)
@@ -267,6 +267,43 @@ def file_drop_case(tmp_path: Path) -> ContractCase:
         return BadRow("received_at (Ngày tiếp nhận): '31/11/2025 08:00' is not a real date")
 
     return ContractCase(DOSSIERS, make, change, bad_row, DROP_MAPPING)
+
+
+CANONICAL_HEADER = "dossier_id,unit_code,status,channel,received_at,finished_at,updated_at,so_dien_thoai\n"
+
+
+@pytest.fixture
+def canonical_file_drop_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ContractCase:
+    """A file drop of canonical dossier CSVs, every file read in bulk by DuckDB (connectors.csv_bulk)."""
+    import connectors.csv_bulk as csv_bulk
+
+    monkeypatch.setattr(csv_bulk, "BULK_MIN_BYTES", 0)
+    folder = tmp_path / "canonical-drop"
+    folder.mkdir()
+    drops = iter(range(1, 100))
+
+    def drop(lines: list[str]) -> None:
+        (folder / f"motcua-{next(drops):02d}.csv").write_text(CANONICAL_HEADER + "".join(lines), encoding="utf-8")
+
+    drop(
+        [
+            f"H48.20242-251103-{n:04d},20242,processing,online,2025-11-03T08:{n:02d}:00,,2025-11-03T08:{n:02d}:00,0905111222\n"
+            for n in range(1, 9)
+        ]
+    )
+
+    def make(db: Database) -> Connector:
+        return FileDropConnector(folder, target="dossiers", db=db, name="motcua", settle_seconds=0)
+
+    def change() -> Change:
+        drop(["H48.20242-251103-0003,20242,resolved,online,2025-11-03T08:03:00,2025-11-05T10:00:00,2025-11-05T10:00:00,\n"])
+        return Change("H48.20242-251103-0003", "status", "resolved")
+
+    def bad_row() -> BadRow:
+        drop(["H48.20242-251104-0001,20242,processing,online,2025-11-31T08:00:00,,2025-11-04T08:00:00,\n"])
+        return BadRow("received_at: '2025-11-31T08:00:00' is not a date-time")
+
+    return ContractCase(DOSSIERS, make, change, bad_row)
 
 
 @pytest.fixture(params=CASES)

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import connectors.csv_bulk as csv_bulk
-from connectors.base import DOSSIERS
+from connectors.base import DOSSIERS, run_connector
 from connectors.csv_bulk import BulkUnsupported, stage_csv
+from connectors.files import FileDropConnector
 from ioc.csv_import import ImportSummary, import_csv
 from ioc.db import Database
 from ioc.store import open_store
@@ -228,3 +229,40 @@ def test_a_bulk_file_larger_than_a_row_group_keeps_every_row_and_the_file_order(
     assert stored == count and facts == count - 1  # K0 ended up registered: not accepted, so no KPI facts
     assert received == count - 1
     assert k0 == "registered"
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_canonical_file_drop_imports_reports_and_ignores_the_same_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_codes: tuple[list[str], str], bulk: bool
+) -> None:
+    monkeypatch.setattr(csv_bulk, "BULK_MIN_BYTES", 0 if bulk else 1 << 62)
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    _write_csv(folder / "motcua-2025-11-03.csv", _rows(*reference_codes))
+    content = (folder / "motcua-2025-11-03.csv").read_bytes()
+    db = open_store(tmp_path / "store.duckdb")
+    try:
+        connector = FileDropConnector(folder, target="dossiers", db=db, name="motcua", settle_seconds=0)
+        result = run_connector(db, connector)
+        stored = db.scalar("SELECT count(*) FROM dossiers")
+        (folder / "again.csv").write_bytes(content)
+        again = run_connector(db, connector)
+        stored_again = db.scalar("SELECT count(*) FROM dossiers")
+        temporary = db.execute("SELECT table_name FROM duckdb_tables() WHERE temporary")
+    finally:
+        db.close()
+    assert (result.rows_read, result.rows_rejected) == (424, 11)
+    assert stored == stored_again == 424 - 11 - 2  # two keys come twice
+    assert again.rows_read == 0 and not temporary
+    report = (folder / "processed" / "motcua-2025-11-03.csv.report.txt").read_text(encoding="utf-8")
+    assert "rows read: 424" in report and "rows rejected: 11" in report
+    assert "1: status: 'bogus' is neither a status name nor a code 1-10" in report
+    assert ("read in bulk by DuckDB" in report) == bulk
+    assert "already imported" in (folder / "processed" / "again.csv.report.txt").read_text(encoding="utf-8")
+
+
+def test_a_file_drop_takes_a_mapping_or_a_target_not_both(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="give one"):
+        FileDropConnector(tmp_path)
+    with pytest.raises(ValueError, match="not one of"):
+        FileDropConnector(tmp_path, target="tickets")

@@ -102,3 +102,69 @@ def test_sigkill_in_the_middle_of_a_batch_then_restart_stores_each_row_once(tmp_
         expected = {line.split(",", 1)[0] for line in csv_path.read_text(encoding="utf-8").splitlines()[1:]}
         assert {dossier_id for (dossier_id,) in db.execute("SELECT dossier_id FROM dossiers")} == expected
         assert db.scalar("SELECT count(*) FROM rejects") == 0
+
+
+# `python -m ioc import dossiers FILE` as a user runs it, saying when the bulk write transaction begins.
+BULK_IMPORT_SCRIPT = """
+import sys
+from pathlib import Path
+import connectors.base as base
+from ioc.cli import main
+
+write_batch = base.write_batch
+
+def announced(*args, **kwargs):
+    print("writing", flush=True)
+    return write_batch(*args, **kwargs)
+
+base.write_batch = announced
+sys.exit(main(["--db", sys.argv[1], "import", "dossiers", sys.argv[2]]))
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_bulk_csv_import_leaves_the_store_as_before_and_a_rerun_stores_each_row_once(tmp_path: Path) -> None:
+    csv_path = tmp_path / "source.csv"
+    write_source(csv_path)  # 200,000 rows: the bulk path (one transaction for the file)
+    db_path = tmp_path / "store.duckdb"
+    open_store(db_path).close()
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", BULK_IMPORT_SCRIPT, str(db_path), str(csv_path)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    process = start()
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip() == "writing":
+            break
+    else:
+        pytest.fail(f"the import ended before writing: {process.stderr.read() if process.stderr else ''}")
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    with open_store(db_path) as db:
+        # The file is one transaction: nothing of it, in any table, survives the kill.
+        assert db.scalar("SELECT count(*) FROM dossiers") == 0
+        assert db.scalar("SELECT count(*) FROM dossier_events") == 0
+        assert db.scalar("SELECT count(*) FROM kpi_dossier_facts") == 0
+        assert db.scalar("SELECT count(*) FROM kpi_daily") == 0
+
+    process = start()
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "read in bulk by DuckDB" in out
+
+    with open_store(db_path) as db:
+        assert db.execute("SELECT count(*), count(DISTINCT dossier_id) FROM dossiers")[0] == (ROWS, ROWS)
+        assert db.scalar("SELECT count(*) FROM dossier_events") == ROWS
+        assert db.scalar("SELECT sum(received) FROM kpi_daily") == ROWS
+        assert db.scalar("SELECT count(*) FROM rejects") == 0

@@ -117,3 +117,21 @@ def test_kind_file_drop_builds_the_folder_connector(store: Database, tmp_path: P
     with pytest.raises(SourceConfigError, match="unknown option"):
         parse_and_build = parse_sources({"sources": {"o": {**data["sources"]["offices"], "watch": True}}}, environ={})["o"]
         build_connector(store, parse_and_build)
+
+
+def test_kind_file_drop_takes_canonical_files_for_a_target_instead_of_a_mapping(store: Database, tmp_path: Path) -> None:
+    from connectors.files import FileDropConnector
+
+    def build(**options: object) -> object:
+        data = {"sources": {"motcua": {"kind": "file_drop", "folder": str(tmp_path), **options}}}
+        return build_connector(store, parse_sources(data, environ={})["motcua"])
+
+    source = build(target="dossiers")
+    assert isinstance(source, FileDropConnector) and source.mapping is None and source.target is not None
+    assert source.target.name == "dossiers"
+    with pytest.raises(SourceConfigError, match="either 'mapping'"):
+        build()
+    with pytest.raises(SourceConfigError, match="either 'mapping'"):
+        build(target="dossiers", mapping="mappings/nyc311.toml")
+    with pytest.raises(SourceConfigError, match="not one of"):
+        build(target="tickets")
