@@ -12,13 +12,13 @@ import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from ioc.i18n import format_data_time, format_number, format_percent, normalize_lang, t
+from ioc.i18n import format_data_time, format_duration, format_number, format_percent, normalize_lang, t
 from ioc.timeutil import LOCAL_TZ
 from ioc.web import CLOCK_INTERVAL, VERSION_STORE, data_health
 from kpis import REGISTRY, status_of, thresholds_of
 from kpis.breakdown import URGENCY_LABELS_VI
 from layouts import wall_svg
-from layouts.components import STATUS_ICON, kpi_status, kpi_tile, page_id, status_badge
+from layouts.components import SOURCE_BADGE, STATUS_ICON, kpi_status, kpi_tile, page_id, status_badge
 
 STATUS_ORDER = ("good", "watch", "bad", "no_data")
 _ARIA_HIDDEN: dict[str, Any] = {"aria-hidden": "true"}
@@ -49,21 +49,40 @@ def header(module_name: str, title: str, subtitle: str | None, lang: str) -> htm
     )
 
 
+def source_marker(item: dict[str, Any], lang: str) -> html.Span:
+    """One source in a wall's header: icon and word, and for a source in trouble how long since it last succeeded.
+
+    The last error is the marker's tooltip (escaped like every text): too long to read from five metres.
+    """
+    from ioc.health import source_status
+
+    status = source_status(item)
+    _, icon = SOURCE_BADGE[status]
+    word = (
+        t("wall.source_ok", lang)
+        if status == "ok"
+        else t("wall.source_stale", lang)
+        if status == "stale"
+        else t(f"source_status.{status}", lang).lower()
+    )
+    text = f"{item['connector']}: {word}"
+    if status in ("error", "stale"):
+        lag = item.get("lag_seconds")
+        since = t("sources.ago", lang, duration=format_duration(lag, lang)) if lag is not None else t("sources.never", lang)
+        text += f" · {since.lower()}"
+    return html.Span(
+        [html.Span(icon, className="source-icon", **_ARIA_HIDDEN), text],
+        className=f"wall-source wall-source-{status}",
+        title=str(item.get("last_error") or "") or None,
+    )
+
+
 def header_status(lang: str) -> list[Any]:
-    """Data time and one marker per source: ✓ on time, ⚠ stale (DESIGN §5)."""
+    """Data time and one marker per source (DESIGN §5): on time, stale or failing, with how long since its last success."""
     from ioc import health
 
     report = data_health()
-    sources = [
-        html.Span(
-            [
-                html.Span("⚠" if item["stale"] else "✓", className="source-icon", **_ARIA_HIDDEN),
-                f"{item['connector']}: {t('wall.source_stale' if item['stale'] else 'wall.source_ok', lang)}",
-            ],
-            className="wall-source wall-source-stale" if item["stale"] else "wall-source",
-        )
-        for item in report
-    ]
+    sources = [source_marker(item, lang) for item in report]
     return [
         html.Div(
             [
@@ -77,7 +96,10 @@ def header_status(lang: str) -> list[Any]:
 
 
 def stale_sources(lang: str) -> list[str]:
-    return [str(item["connector"]) for item in data_health() if item["stale"]]
+    """Sources the alert strip names: those whose last attempt failed or that are overdue for a success."""
+    from ioc.health import source_status
+
+    return [str(item["connector"]) for item in data_health() if source_status(item) in ("error", "stale")]
 
 
 def register_header_callback(module_name: str, params_id: str) -> None:

@@ -242,3 +242,18 @@ def test_the_panel_shows_a_failing_source_as_text_and_refreshes_in_place(dash_du
     assert "✕ Error" in words(dash_duo.find_element("#commune-sources .source-row-error").text)
     assert driver.execute_script("return window.__injected") is None
     assert dash_duo.get_logs() == []
+
+
+@pytest.mark.parametrize("path", ["/wall/city", "/wall/commune/20194"])
+def test_a_wall_marks_a_failing_source_with_a_word_since_when_and_its_error_as_a_tooltip(app: dash.Dash, path: str) -> None:
+    page = render_page(app, path)
+    markers = {
+        text(node).split(":", 1)[0].lstrip("✓✕⚠…– "): node for node in nodes(json.loads(page)) if "wall-source" in classes(node)
+    }
+    gopy = markers["gopy"]
+    assert "wall-source-error" in classes(gopy)
+    assert text(gopy) == "✕ gopy: lỗi · chưa lần nào"  # never succeeded: no lag to give
+    assert gopy["props"]["title"].startswith(f"SourceError: {GOPY_ERROR}")  # an attribute: React escapes it
+    assert "wall-source-ok" in classes(markers["simulator"]) and text(markers["simulator"]) == "✓ simulator: đúng hạn"
+    alerts = next(node for node in nodes(json.loads(page)) if "alert-stale" in classes(node))
+    assert "Nguồn lỗi hoặc chậm cập nhật" in text(alerts) and text(alerts).endswith("gopy")
