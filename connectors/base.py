@@ -224,18 +224,38 @@ def write_batch(
     )
     result.rows_rejected = len(result.rejects)
     result.rows_upserted = _merge(conn, target)
-    for raw_text, reason in result.rejects:
-        run(
-            conn,
-            "INSERT INTO rejects VALUES (nextval('reject_ids'), ?, ?, ?, ?, ?)",
-            [connector, run_id, raw_text, reason, ingested_at],
-        )
+    _insert_rejects(conn, connector, run_id, result.rejects, ingested_at)
     if batch.cursor is not None:
         save_cursor(conn, connector, batch.cursor, ingested_at)
     # Same transaction: the KPI aggregates move with the rows (old contribution out, new one in).
     refresh_aggregates(conn, target.name, f"SELECT {target.primary_key} FROM winners")
     run(conn, "DROP TABLE winners")
     return result
+
+
+def _insert_rejects(
+    conn: duckdb.DuckDBPyConnection, connector: str, run_id: int | None, rejects: Sequence[tuple[str, str]], at: datetime
+) -> None:
+    """One INSERT for a batch's rejects, their ids rising in row order (a file of bad rows has many)."""
+    if not rejects:
+        return
+    ids = sorted(int(reject_id) for (reject_id,) in run(conn, "SELECT nextval('reject_ids') FROM range(?)", [len(rejects)]))
+    frame = pd.DataFrame(
+        {
+            "reject_id": pd.Series(ids, dtype="int64"),
+            "raw_row": pd.Series([raw for raw, _ in rejects], dtype=object),
+            "reason": pd.Series([reason for _, reason in rejects], dtype=object),
+        }
+    )
+    conn.register("rejects_frame", frame)
+    try:
+        run(
+            conn,
+            "INSERT INTO rejects SELECT reject_id, ?, CAST(? AS BIGINT), raw_row, reason, CAST(? AS TIMESTAMPTZ) FROM rejects_frame",
+            [connector, run_id, at],
+        )
+    finally:
+        conn.unregister("rejects_frame")
 
 
 def _stage_incoming(

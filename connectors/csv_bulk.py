@@ -159,13 +159,9 @@ def stage_csv(db: Database, target: Target, path: Path, *, connector: str, inges
         slow = normalize_staged(conn, staged, reference, connector, ingested_at, fast)
         keys: dict[int, str | None] = {}
         if slow:
-            run(conn, "CREATE OR REPLACE TEMP TABLE bulk_slow_positions (position BIGINT)")
-            conn.executemany("INSERT INTO bulk_slow_positions VALUES (?)", [(p,) for p in slow])
+            # The rows the SQL checks left are those missing from the fast table.
             key = target.primary_key
-            keys = dict(
-                run(conn, f"SELECT _position, {key} FROM {staged} WHERE _position IN (SELECT position FROM bulk_slow_positions)")
-            )
-            run(conn, "DROP TABLE bulk_slow_positions")
+            keys = dict(run(conn, f"SELECT s._position, s.{key} FROM {staged} s ANTI JOIN {fast} f USING (_position)"))
         # Only the canonical rows stay for the write; the raw text is read again below for the rest.
         run(conn, f"DROP VIEW {staged}")
         run(conn, f"DROP TABLE {raw}")

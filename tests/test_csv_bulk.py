@@ -266,3 +266,30 @@ def test_a_file_drop_takes_a_mapping_or_a_target_not_both(tmp_path: Path) -> Non
         FileDropConnector(tmp_path)
     with pytest.raises(ValueError, match="not one of"):
         FileDropConnector(tmp_path, target="tickets")
+
+
+def test_a_large_file_of_bad_rows_is_rejected_row_by_row_on_the_bulk_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_codes: tuple[list[str], str]
+) -> None:
+    """130,000 rows the SQL checks all leave (an unknown status), and one good row: every reject has its reason and line."""
+    units, procedure = reference_codes
+    count = 130_000
+    lines = [",".join([*HEADER[:7], "updated_at"])]
+    lines += [f"X{i},{units[0]},{procedure},,online,đang làm,2025-11-03T08:00:00,2025-11-03T09:00:00" for i in range(count)]
+    lines.append(f"OK1,{units[0]},{procedure},,online,processing,2025-11-03T08:00:00,2025-11-03T09:00:00")
+    csv_path = tmp_path / "bad.csv"
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(csv_bulk, "BULK_MIN_BYTES", 0)
+    db = open_store(tmp_path / "store.duckdb")
+    try:
+        summary = import_csv(db, "dossiers", csv_path)
+        rejects = db.execute("SELECT count(*), count(DISTINCT reject_id), min(reason), max(reason) FROM rejects")[0]
+        last = db.scalar("SELECT raw_row FROM rejects ORDER BY reject_id DESC LIMIT 1")
+        stored = db.execute("SELECT dossier_id FROM dossiers")
+    finally:
+        db.close()
+    assert summary.bulk and (summary.result.rows_read, summary.result.rows_rejected) == (count + 1, count)
+    reason = "status: 'đang làm' is neither a status name nor a code 1-10"
+    assert rejects == (count, count, reason, reason)
+    assert f'"dossier_id": "X{count - 1}"' in last and f'"_line": "{count + 1}"' in last  # ids rise in file order
+    assert stored == [("OK1",)]
