@@ -396,12 +396,33 @@ def log_result(log: RowLog) -> Callable[[BatchResult], None]:
     return count
 
 
-def import_file(db: Database, path: Path, mapping: SourceMapping) -> FileReport:
+Progress = Callable[[str], None]
+
+
+def with_progress(batches: Iterator[Batch], total: int, progress: Progress | None) -> Iterator[Batch]:
+    """``batches``, saying after each commit how many of ``total`` rows are stored (long imports show they move)."""
+    done = 0
+    for batch in batches:
+        if progress is not None:
+
+            def written(result: BatchResult, previous: Callable[[BatchResult], None] | None = batch.on_written) -> None:
+                nonlocal done
+                done += result.rows_read
+                progress(f"{done:,} / {total:,}")
+                if previous is not None:
+                    previous(result)
+
+            batch.on_written = written
+        yield batch
+
+
+def import_file(db: Database, path: Path, mapping: SourceMapping, progress: Progress | None = None) -> FileReport:
     """Import one CSV/XLSX file through ``mapping``; FileReadError when the file itself cannot be read."""
     table = read_mapped_table(Path(path), mapping)
     log = RowLog()
     units_before = db.scalar("SELECT count(*) FROM units")
-    result = ingest_batches(db, mapping.connector_name, mapped_batches(db, mapping, table, log))
+    batches = with_progress(mapped_batches(db, mapping, table, log), len(table.rows), progress)
+    result = ingest_batches(db, mapping.connector_name, batches)
     registered = int(db.scalar("SELECT count(*) FROM units") - units_before)
     notes = list(table.notes)
     if registered:

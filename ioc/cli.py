@@ -212,6 +212,11 @@ def _kpi_table(db: Database, period: Any, args: argparse.Namespace) -> list[dict
     ]
 
 
+def _progress(text: str) -> None:
+    """Where a long import says what it is doing: stderr, so stdout keeps only the summary."""
+    print(f"  … {text}", file=sys.stderr, flush=True)
+
+
 def run_import(db: Database, args: argparse.Namespace) -> int:
     from connectors.files import import_file
     from connectors.mapping import MappingError, load_mapping
@@ -226,14 +231,14 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
             if args.target is None:
                 print("error: give the FILE to import", file=sys.stderr)
                 return 2
-            summary = import_file(db, Path(args.target), load_mapping(args.mapping))
+            summary = import_file(db, Path(args.target), load_mapping(args.mapping), progress=_progress)
             for note in summary.notes:
                 print(f"note: {note}")
         else:
             if args.target not in ("dossiers", "hotline") or args.file is None:
                 print("error: give dossiers or hotline, then FILE (or --mapping MAPPING FILE)", file=sys.stderr)
                 return 2
-            summary = import_csv(db, args.target, args.file)
+            summary = import_csv(db, args.target, args.file, progress=_progress)
     except (ImportFileError, MappingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

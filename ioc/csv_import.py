@@ -7,7 +7,7 @@ from pathlib import Path
 
 from connectors.base import TARGETS, BatchResult, ingest_batches
 from connectors.csv_bulk import staged_csv
-from connectors.files import FileReadError, canonical_batches, read_table
+from connectors.files import FileReadError, Progress, canonical_batches, read_table, with_progress
 from ioc.db import Database
 
 # The one reader (connectors.files) raises this; the old name stays for callers of this module.
@@ -29,20 +29,25 @@ class ImportSummary:
         return text + (" (header only: no data rows)" if r.rows_read == 0 else "")
 
 
-def import_csv(db: Database, target_name: str, path: Path) -> ImportSummary:
+def import_csv(db: Database, target_name: str, path: Path, progress: Progress | None = None) -> ImportSummary:
     """Read ``path`` and merge its rows into the target table; bad rows go to ``rejects`` with a reason.
 
     A large UTF-8 CSV of dossiers is read and checked by DuckDB in one go (connectors.csv_bulk) and stored in
-    one transaction; any other file is read row by row and stored in batches of BATCH_ROWS.
+    one transaction; any other file is read row by row and stored in batches of BATCH_ROWS. ``progress``
+    hears what is happening (a phase, or rows stored so far) while a long import runs.
     """
     target = TARGETS[target_name]
     connector = f"import:{target_name}"
+    say = progress or (lambda _text: None)
+    say(f"reading {path.name}")
     with staged_csv(db, target, path, connector=connector) as staged:
-        if staged is not None:
+        if staged is not None and staged.batch.staged is not None:
+            say(f"read and checked by DuckDB: {staged.batch.staged.rows_read:,} rows; storing them in one transaction")
             return ImportSummary(path, target_name, ingest_batches(db, connector, [staged.batch]), bulk=True)
     table = read_table(path)
     if target.primary_key not in table.header:
         found = ", ".join(table.header)[:200]
         raise ImportFileError(f"{path.name}: the header has no '{target.primary_key}' column (found: {found})")
-    result = ingest_batches(db, connector, canonical_batches(table.rows, target))
-    return ImportSummary(path, target_name, result)
+    say(f"read {len(table.rows):,} rows; storing them")
+    batches = with_progress(canonical_batches(table.rows, target), len(table.rows), progress)
+    return ImportSummary(path, target_name, ingest_batches(db, connector, batches))

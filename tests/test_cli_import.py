@@ -57,3 +57,26 @@ def test_help_lists_every_command() -> None:
     assert proc.returncode == 0
     for command in ("import", "kpi"):
         assert command in proc.stdout
+
+
+def test_a_long_import_says_what_it_is_doing_on_stderr(tmp_path: Path) -> None:
+    rows = 120_000  # three batches on the row-by-row path; over 1 MiB, so the bulk path for dossiers
+    body = "".join(f"H{n},20194,,online,2025-11-03T08:00:00,,,4,2025-11-03T08:00:00,\n" for n in range(rows))
+    csv_path = tmp_path / "dossiers.csv"
+    csv_path.write_text(HEADER + body, encoding="utf-8")
+    bulk = run_cli("--db", str(tmp_path / "bulk.duckdb"), "import", "dossiers", str(csv_path))
+    assert bulk.returncode == 0, bulk.stderr
+    assert "read and checked by DuckDB: 120,000 rows; storing them in one transaction" in bulk.stderr
+    assert f"{rows} rows read, {rows} upserted, 0 rejected (read in bulk by DuckDB)" in bulk.stdout
+
+    hotline = tmp_path / "hotline.csv"
+    hotline.write_text(
+        "ticket_id,unit_code,status,received_at\n" + "".join(f"T{n},20194,new,2025-11-03T08:00:00\n" for n in range(rows)),
+        encoding="utf-8",
+    )
+    by_rows = run_cli("--db", str(tmp_path / "rows.duckdb"), "import", "hotline", str(hotline))
+    assert by_rows.returncode == 0, by_rows.stderr
+    assert [line.strip() for line in by_rows.stderr.splitlines() if "/" in line] == [
+        "… 50,000 / 120,000", "… 100,000 / 120,000", "… 120,000 / 120,000",
+    ]  # fmt: skip
+    assert "read 120,000 rows; storing them" in by_rows.stderr
