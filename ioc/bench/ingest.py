@@ -8,7 +8,6 @@ import io
 import os
 import platform
 import pstats
-import re
 import shutil
 import sys
 import tempfile
@@ -22,12 +21,13 @@ import duckdb
 
 from connectors.base import run_connector
 from connectors.files import FileDropConnector
+from ioc.bench import report
 from ioc.bench.generate import _insert_units, generate_national, read_national_units
+from ioc.bench.report import BENCHMARKS_MD
 from ioc.db import Database
 from ioc.model import DOSSIER_COLUMNS
 from ioc.store import open_store
 
-BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 SECTION = "## Ingest"
 DEFAULT_ROWS = 1_000_000
 DEFAULT_CHANGED = 10_000
@@ -268,10 +268,4 @@ def render_markdown(report: IngestReport, command: str) -> str:
 
 def write_section(markdown: str, path: Path = BENCHMARKS_MD) -> None:
     """Replace (or append) the "Ingest" section of docs/benchmarks.md, keeping every other section."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: markdown.rstrip("\n") + "\n\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + markdown.rstrip("\n") + "\n"
-    path.write_text(text, encoding="utf-8")
+    report.write_section(markdown, path)

@@ -23,7 +23,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ioc.config import LOCAL_TIMEZONE, PROJECT_ROOT
+from ioc.bench import report
+from ioc.bench.report import BENCHMARKS_MD
+from ioc.config import LOCAL_TIMEZONE
 from ioc.db import Database
 from ioc.model import NOT_ACCEPTED_STATUSES, RESOLVED_STATUSES
 from ioc.store import open_store
@@ -34,7 +36,6 @@ from kpis.compute import COUNT_IDS, compute, compute_by_unit
 from kpis.period import PERIOD_NAMES, Period, named_period
 from kpis.sql import in_list
 
-BENCHMARKS_MD = PROJECT_ROOT / "docs" / "benchmarks.md"
 SECTION = "## KPI engine"
 STANDARD_PERIODS = tuple(name for name in PERIOD_NAMES if name != "custom")
 T = TypeVar("T")
@@ -371,15 +372,4 @@ def render_markdown(report: BenchReport, command: str) -> str:
 
 def write_section(markdown: str, path: Path = BENCHMARKS_MD) -> None:
     """Replace (or append) the "KPI engine" section of docs/benchmarks.md, keeping every other section."""
-    text = (
-        path.read_text(encoding="utf-8")
-        if path.exists()
-        else "# Benchmarks\n\nMeasured on the development machine; each section says how to reproduce it.\n"
-    )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: markdown.rstrip("\n") + "\n\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + markdown.rstrip("\n") + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    report.write_section(markdown, path)

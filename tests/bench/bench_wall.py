@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from selenium import webdriver  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from ioc.bench import report  # noqa: E402
 from ioc.chromium import chromium_options  # noqa: E402
 from ioc.web import create_app  # noqa: E402
 from tests.web_fixtures import add_dossier_received_now, live_store, pinned_clock  # noqa: E402
@@ -154,13 +155,7 @@ def render_markdown(renders: list[dict[str, Any]], gzip_total: int, refresh: dic
 
 def write_section(markdown: str) -> None:
     """Replace the "Wall screens" section of docs/benchmarks.md, keeping every other section."""
-    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: markdown + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + markdown + "\n"
-    BENCHMARKS.write_text(text, encoding="utf-8")
+    report.write_section(markdown, BENCHMARKS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from selenium import webdriver  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from ioc.bench import report  # noqa: E402
 from ioc.chromium import chromium_options  # noqa: E402
 from ioc.config import Config  # noqa: E402
 from ioc.web import create_app  # noqa: E402
@@ -136,16 +137,7 @@ def render_markdown(result: dict[str, Any], command: str) -> str:
 
 def write_section(markdown: str) -> None:
     """Replace this section of docs/benchmarks.md, or put it right after the "Wall screens" section."""
-    text = BENCHMARKS.read_text(encoding="utf-8")
-    own = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    after_wall = re.compile(r"^## Wall screens\n.*?(?=^## |\Z)", re.S | re.M)
-    if own.search(text):
-        text = own.sub(lambda _match: markdown + "\n", text)
-    elif after_wall.search(text):
-        text = after_wall.sub(lambda match: match.group(0) + markdown + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + markdown + "\n"
-    BENCHMARKS.write_text(text, encoding="utf-8")
+    report.write_section(markdown, BENCHMARKS, after="## Wall screens")
 
 
 def main(argv: list[str] | None = None) -> int:
