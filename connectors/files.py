@@ -365,6 +365,15 @@ def mapped_batches(
         yield mapping.batch(db, chunk, final_cursor if number == len(chunks) else None, log)
 
 
+def read_canonical_table(path: Path, target: Target) -> Table:
+    """``read_table`` for a file whose header uses the canonical column names; FileReadError without the key column."""
+    table = read_table(path)
+    if target.primary_key not in table.header:
+        found = ", ".join(table.header)[:200]
+        raise FileReadError(f"{path.name}: the header has no '{target.primary_key}' column (found: {found})")
+    return table
+
+
 def canonical_batches(
     rows: Sequence[dict[str, Any]],
     target: Target,
@@ -543,10 +552,7 @@ class FileDropConnector:
                     staged.batch.on_written = log_result(log)
                     yield staged.batch
                     return "utf-8", staged.batch.staged.rows_read, ["read in bulk by DuckDB"]
-        table = read_table(path)
-        if self.target.primary_key not in table.header:
-            found = ", ".join(table.header)[:200]
-            raise FileReadError(f"{path.name}: the header has no '{self.target.primary_key}' column (found: {found})")
+        table = read_canonical_table(path, self.target)
         yield from canonical_batches(table.rows, self.target, cursor, log_result(log))
         return table.encoding, len(table.rows), table.notes
 

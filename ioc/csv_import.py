@@ -7,7 +7,7 @@ from pathlib import Path
 
 from connectors.base import TARGETS, BatchResult, ingest_batches
 from connectors.csv_bulk import staged_csv
-from connectors.files import FileReadError, Progress, canonical_batches, read_table, with_progress
+from connectors.files import FileReadError, Progress, canonical_batches, read_canonical_table, with_progress
 from ioc.db import Database
 
 # The one reader (connectors.files) raises this; the old name stays for callers of this module.
@@ -44,10 +44,7 @@ def import_csv(db: Database, target_name: str, path: Path, progress: Progress | 
         if staged is not None and staged.batch.staged is not None:
             say(f"read and checked by DuckDB: {staged.batch.staged.rows_read:,} rows; storing them in one transaction")
             return ImportSummary(path, target_name, ingest_batches(db, connector, [staged.batch]), bulk=True)
-    table = read_table(path)
-    if target.primary_key not in table.header:
-        found = ", ".join(table.header)[:200]
-        raise ImportFileError(f"{path.name}: the header has no '{target.primary_key}' column (found: {found})")
+    table = read_canonical_table(path, target)
     say(f"read {len(table.rows):,} rows; storing them")
     batches = with_progress(canonical_batches(table.rows, target), len(table.rows), progress)
     return ImportSummary(path, target_name, ingest_batches(db, connector, batches))

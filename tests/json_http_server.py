@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.parse
 from copy import deepcopy
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -86,14 +85,18 @@ class GopyServer(LocalHTTPServer):
     def record(self, record_id: int) -> dict[str, Any]:
         return next(record for record in self.records if record["id"] == record_id)
 
-    def _answer(self, path: str, query: dict[str, str], authorization: str | None) -> tuple[int, bytes, float]:
+    CONTENT_TYPE = "application/json; charset=utf-8"
+
+    def _answer(self, path: str, query: dict[str, str], headers: Message) -> tuple[int, bytes, float]:
+        with self._lock:
+            self.headers.append(dict(headers.items()))
         if path != "/api/gopy":
             return 404, b'{"error": "not found"}', 0.0
         with self._lock:
             self.log.append(query)
         if self.basic is not None:
             expected = "Basic " + base64.b64encode(":".join(self.basic).encode()).decode()
-            if authorization != expected:
+            if headers.get("Authorization") != expected:
                 return 401, b'{"error": "unauthorized"}', 0.0
         selected = sorted(self.records, key=lambda r: (str(r.get("ngayCapNhat")), str(r.get("id"))))
         if "updated_since" in query:
@@ -106,41 +109,10 @@ class GopyServer(LocalHTTPServer):
             if page * size < len(selected):
                 next_link = "?" + urllib.parse.urlencode({**query, "page": str(page + 1)})
             selected = selected[(page - 1) * size : page * size]
-        fault = self._take_fault(page)
         body = json.dumps(
             {"data": {"items": selected, "total": len(selected)}, "links": {"next": next_link}}, ensure_ascii=False
         ).encode()
-        if fault is not None and fault.kind == "status":
-            return fault.status, b"<html>Internal Server Error</html>", 0.0
-        if fault is not None and fault.kind == "invalid_json":
-            return 200, body[:-40], 0.0
-        return 200, body, fault.seconds if fault is not None and fault.kind == "slow" else 0.0
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parsed = urllib.parse.urlsplit(self.path)
-                query = dict(urllib.parse.parse_qsl(parsed.query))
-                with server._lock:
-                    server.headers.append(dict(self.headers.items()))
-                status, body, delay = server._answer(parsed.path, query, self.headers.get("Authorization"))
-                if delay:
-                    time.sleep(delay)  # before any byte is sent: the client's read times out
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+        return self._with_fault(page, body)
 
 
 def _updated_after(record: dict[str, Any], since: datetime) -> bool:

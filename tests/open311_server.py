@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
-import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ class Open311Server(LocalHTTPServer):
     def requests_made(self) -> int:
         return len(self.log)
 
-    def _answer(self, path: str, query: dict[str, str]) -> tuple[int, bytes, float]:
+    def _answer(self, path: str, query: dict[str, str], headers: Message) -> tuple[int, bytes, float]:
         """Status, body and delay for one GET."""
         if path.endswith("/services.json"):
             services = {r["service_code"]: r.get("service_name") for r in self.records if r.get("service_code")}
@@ -60,37 +58,7 @@ class Open311Server(LocalHTTPServer):
         if "page_size" in query:
             size = int(query["page_size"])
             selected = selected[(page - 1) * size : page * size]
-        fault = self._take_fault(page)
-        if fault is not None and fault.kind == "status":
-            return fault.status, b"<html>Internal Server Error</html>", 0.0
-        if fault is not None and fault.kind == "invalid_json":
-            return 200, json.dumps(selected).encode()[:-40], 0.0
-        delay = fault.seconds if fault is not None and fault.kind == "slow" else 0.0
-        return 200, json.dumps(selected).encode(), delay
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parsed = urllib.parse.urlsplit(self.path)
-                query = dict(urllib.parse.parse_qsl(parsed.query))
-                status, body, delay = server._answer(parsed.path, query)
-                if delay:
-                    time.sleep(delay)  # before any byte is sent: the client's read times out
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting, as it should
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean
-
-        return Handler
+        return self._with_fault(page, json.dumps(selected).encode())
 
 
 def _in_window(value: Any, start: datetime, end: datetime) -> bool:

@@ -53,15 +53,34 @@ def write_source(path: Path) -> None:
     path.write_text(header + "".join(lines), encoding="utf-8")
 
 
-def start_ingest(db_path: Path, csv_path: Path) -> subprocess.Popen[str]:
+def start_script(script: str, *args: str) -> subprocess.Popen[str]:
+    """``script`` in a process of its own (so it can be killed), with the project importable."""
     return subprocess.Popen(
-        [sys.executable, "-c", INGEST_SCRIPT, str(db_path), str(csv_path), str(BATCH_ROWS)],
+        [sys.executable, "-c", script, *args],
         cwd=PROJECT_ROOT,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def kill_once_it_says(process: subprocess.Popen[str], line: str) -> None:
+    """SIGKILL ``process`` 0.3 s after it prints ``line`` (it is then inside the transaction that line announces)."""
+    assert process.stdout is not None
+    for said in process.stdout:
+        if said.strip() == line:
+            break
+    else:
+        pytest.fail(f"the process ended before saying {line!r}: {process.stderr.read() if process.stderr else ''}")
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+
+def start_ingest(db_path: Path, csv_path: Path) -> subprocess.Popen[str]:
+    return start_script(INGEST_SCRIPT, str(db_path), str(csv_path), str(BATCH_ROWS))
 
 
 @pytest.mark.slow
@@ -71,18 +90,8 @@ def test_sigkill_in_the_middle_of_a_batch_then_restart_stores_each_row_once(tmp_
     db_path = tmp_path / "store.duckdb"
     open_store(db_path).close()  # schema and reference units, so the ingest process only writes
 
-    process = start_ingest(db_path, csv_path)
-    assert process.stdout is not None
-    # Wait until the third batch is being written, then kill the process inside that transaction.
-    for line in process.stdout:
-        if line.strip() == f"writing {3 * BATCH_ROWS}":
-            break
-    else:
-        pytest.fail(f"the ingest ended before its third batch: {process.stderr.read() if process.stderr else ''}")
-    time.sleep(0.3)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    # Kill the process inside the transaction of its third batch.
+    kill_once_it_says(start_ingest(db_path, csv_path), f"writing {3 * BATCH_ROWS}")
 
     with open_store(db_path) as db:
         stored, distinct = db.execute("SELECT count(*), count(DISTINCT dossier_id) FROM dossiers")[0]
@@ -130,26 +139,9 @@ def test_sigkill_during_a_bulk_csv_import_leaves_the_store_as_before_and_a_rerun
     open_store(db_path).close()
 
     def start() -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-c", BULK_IMPORT_SCRIPT, str(db_path), str(csv_path)],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return start_script(BULK_IMPORT_SCRIPT, str(db_path), str(csv_path))
 
-    process = start()
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.strip() == "writing":
-            break
-    else:
-        pytest.fail(f"the import ended before writing: {process.stderr.read() if process.stderr else ''}")
-    time.sleep(0.3)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    kill_once_it_says(start(), "writing")
 
     with open_store(db_path) as db:
         # The file is one transaction: nothing of it, in any table, survives the kill.
