@@ -9,6 +9,7 @@ import os
 import platform
 import pstats
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ from ioc.store import open_store
 SECTION = "## Ingest"
 DEFAULT_ROWS = 1_000_000
 DEFAULT_CHANGED = 10_000
+INCREMENTAL_RUNS = 3
 
 
 @dataclass
@@ -43,11 +45,12 @@ class IngestReport:
     seconds_read_csv: float
     seconds_read_csv_typed: float
     seconds_read_csv_keyed: float
-    seconds_incremental: float
+    seconds_incremental: float  # the median of incremental_runs
     stored: int
     rejected: int
     incremental_upserted: int
     incremental_events: int
+    incremental_runs: list[float] = field(default_factory=list)
     profile: list[tuple[str, float]] = field(default_factory=list)  # (function, cumulative seconds) of the import
 
     @property
@@ -110,8 +113,11 @@ def time_read_csv(csv_path: Path, work: Path, dossiers_ddl: str) -> tuple[float,
     return plain, typed, keyed
 
 
-def write_changed_rows(csv_path: Path, out: Path, changed: int) -> int:
-    """``changed`` rows of the CSV moved one status on (registered/accepted → processing → resolved), updated an hour later."""
+def write_changed_rows(csv_path: Path, out: Path, changed: int, offset: int = 0) -> int:
+    """``changed`` rows of the CSV moved one status on (registered/accepted → processing → resolved), updated an hour later.
+
+    Rows are every seventh of the file from ``offset`` (0–6), so runs with other offsets change other rows.
+    """
     later = timedelta(hours=1)
     with csv_path.open(encoding="utf-8", newline="") as source, out.open("w", encoding="utf-8", newline="") as sink:
         reader = csv.DictReader(source)
@@ -120,7 +126,7 @@ def write_changed_rows(csv_path: Path, out: Path, changed: int) -> int:
         step = 7  # spread across the file rather than its first rows
         written = 0
         for number, row in enumerate(reader):
-            if number % step or written >= changed:
+            if number % step != offset or written >= changed:
                 continue
             updated = datetime.fromisoformat(row["updated_at"]) + later
             if row["status"] in ("registered", "accepted"):
@@ -164,15 +170,19 @@ def run_ingest_bench(rows: int = DEFAULT_ROWS, changed: int = DEFAULT_CHANGED, *
             seconds_import = time.perf_counter() - started
             top = _top_functions(profiler) if profiler is not None else []
 
-            changes = work / "changed.csv"
-            count = write_changed_rows(csv_path, changes, changed)
-            events_before = int(db.scalar("SELECT count(*) FROM dossier_events"))
-            stream.write(f"incremental: {count:,} changed rows into the {written:,}-row store ...\n")
-            shutil.copy(changes, drop / changes.name)
-            started = time.perf_counter()
-            incremental = run_connector(db, connector)
-            seconds_incremental = time.perf_counter() - started
-            events = int(db.scalar("SELECT count(*) FROM dossier_events")) - events_before
+            # A sub-second time varies from run to run: the median of a few runs, each changing other rows.
+            incremental_runs: list[float] = []
+            for run_number in range(INCREMENTAL_RUNS):
+                changes = work / f"changed-{run_number + 1}.csv"
+                count = write_changed_rows(csv_path, changes, changed, offset=run_number)
+                events_before = int(db.scalar("SELECT count(*) FROM dossier_events"))
+                stream.write(f"incremental {run_number + 1}: {count:,} changed rows into the {written:,}-row store ...\n")
+                shutil.copy(changes, drop / changes.name)
+                started = time.perf_counter()
+                result = run_connector(db, connector)
+                incremental_runs.append(time.perf_counter() - started)
+                if run_number == 0:
+                    incremental, events = result, int(db.scalar("SELECT count(*) FROM dossier_events")) - events_before
             stored = int(db.scalar("SELECT count(*) FROM dossiers"))
         finally:
             db.close()
@@ -185,7 +195,8 @@ def run_ingest_bench(rows: int = DEFAULT_ROWS, changed: int = DEFAULT_CHANGED, *
             seconds_read_csv=seconds_plain,
             seconds_read_csv_typed=seconds_typed,
             seconds_read_csv_keyed=seconds_keyed,
-            seconds_incremental=seconds_incremental,
+            seconds_incremental=statistics.median(incremental_runs),
+            incremental_runs=incremental_runs,
             stored=stored,
             rejected=imported.rows_rejected,
             incremental_upserted=incremental.rows_upserted,
@@ -235,10 +246,12 @@ def render_markdown(report: IngestReport, command: str) -> str:
         f"checks in SQL, per-row rules for the rows they leave, reject, merge by key, events, KPI facts and daily "
         f"aggregates, one transaction) into the new store | {report.seconds_import:.1f} s | ≤ 2× read_csv | "
         f"**{report.ratio:.1f}×** ({ok_ratio}) |",
-        f"| incremental: {report.changed:,} changed rows (status and updated_at) into the {report.stored:,}-row store | "
-        f"{report.seconds_incremental:.2f} s | < 1 s ({ok_incremental}) | |",
+        f"| incremental: {report.changed:,} changed rows (status and updated_at) into the {report.stored:,}-row store, "
+        f"through the same file connector, {len(report.incremental_runs)} runs on other rows | "
+        f"{report.seconds_incremental:.2f} s (median of {', '.join(f'{t:.2f}' for t in report.incremental_runs)} s) | "
+        f"< 1 s ({ok_incremental}) | |",
         "",
-        f"Rows stored {report.stored:,}, rejected {report.rejected:,}; the incremental run upserted "
+        f"Rows stored {report.stored:,}, rejected {report.rejected:,}; the first incremental run upserted "
         f"{report.incremental_upserted:,} rows and appended {report.incremental_events:,} status events.",
     ]
     lines += [
