@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -133,7 +134,13 @@ def load_overrides(db: Database) -> dict[date, str]:
 
 def calendar_from_store(db: Database) -> WorkingCalendar:
     """The calendar with the store's local overrides applied."""
-    return WorkingCalendar(load_overrides(db))
+    return _calendar_with(frozenset(load_overrides(db).items()))
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar_with(overrides: frozenset[tuple[date, str]]) -> WorkingCalendar:
+    # Building one takes about 50 ms (80 years of days) and every ingest run asks for it: same overrides, same calendar.
+    return WorkingCalendar(dict(overrides))
 
 
 def sync_calendar_table(db: Database, calendar: WorkingCalendar | None = None) -> WorkingCalendar:
