@@ -46,13 +46,37 @@ function pageKey(pathname, search) {
   return new Request(self.registration.scope + "__page?" + encodeURIComponent(pathname + (search || "")));
 }
 
+function unversioned(url) {
+  // The same file whatever its version: Dash puts it in the name (dash_renderer.v2_18_2m1731.min.js, see
+  // dash/fingerprint.py) and in ?m= for the assets folder.
+  var parsed = new URL(url);
+  var parts = parsed.pathname.split("/");
+  var name = parts.pop().split(".");
+  if (name.length > 2 && /^v[\w-]+m[0-9a-fA-F]+$/.test(name[1])) name.splice(1, 1);
+  parts.push(name.join("."));
+  return parsed.origin + parts.join("/");
+}
+
+function dropOtherVersions(cache, key) {
+  // An upgrade of the app or of Dash renames its scripts: without this the copy would keep every version ever served.
+  var same = unversioned(key.url);
+  return cache.keys().then(function (keys) {
+    return Promise.all(keys.filter(function (other) {
+      return other.url !== key.url && unversioned(other.url) === same;
+    }).map(function (other) { return cache.delete(other); }));
+  });
+}
+
 // Network first; a good answer is kept under ``key``; no answer at all gives the kept copy, or ``fallback``.
-function networkThenKept(request, key, fallback) {
+// ``versioned``: the key is a file of the app (an asset, a component suite) whose older versions are dropped.
+function networkThenKept(request, key, fallback, versioned) {
   return fetch(request).then(function (response) {
     if (!response.ok) return response;
     var copy = response.clone();
     // Answered once kept, so that whatever the page does next (a reload) finds the copy.
-    return caches.open(CACHE).then(function (cache) { return cache.put(key, copy); }).then(function () {
+    return caches.open(CACHE).then(function (cache) {
+      return cache.put(key, copy).then(function () { return versioned ? dropOtherVersions(cache, key) : null; });
+    }).then(function () {
       return response;
     }, function () {
       return response;  // a full disk loses the copy, never the answer
@@ -119,7 +143,7 @@ self.addEventListener("fetch", function (event) {
     self.clients.get(event.clientId).then(function (client) {
       // Only a wall page's own requests (a wall page could in principle navigate elsewhere in the app without a reload).
       if (!client || !isWallPath(new URL(client.url).pathname)) return fetch(request);
-      return router ? routerCall(request) : networkThenKept(request, request, null);
+      return router ? routerCall(request) : networkThenKept(request, request, null, KEPT_PATHS.test(relative));
     })
   );
 });

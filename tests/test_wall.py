@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -487,6 +488,48 @@ def test_a_wall_reloaded_while_the_server_is_down_shows_its_last_figures(dash_du
         time.sleep(1)
         assert not driver.find_elements_by_css_selector("#wall-offline:not([hidden])")
         assert driver.execute_script("return !!navigator.serviceWorker.controller")
+        assert dash_duo.get_logs() == []
+    finally:
+        server.stop()
+
+
+_KEPT_URLS = """
+var done = arguments[arguments.length - 1];
+caches.open("ioc-wall-shell-v1").then(function (cache) { return cache.keys(); })
+  .then(function (keys) { done(keys.map(function (key) { return key.url; })); }, function (error) { done(String(error)); });
+"""
+_KEEP_STALE = """
+var urls = arguments[0], done = arguments[arguments.length - 1];
+caches.open("ioc-wall-shell-v1").then(function (cache) {
+  return Promise.all(urls.map(function (url) { return cache.put(url, new Response("an older version")); }));
+}).then(function () { done("ok"); }, function (error) { done(String(error)); });
+"""
+
+
+@pytest.mark.browser
+def test_the_wall_copy_keeps_one_version_of_each_file(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    """An upgrade renames Dash's scripts (name.v<version>m<time>.js) and the assets' ?m=: the older copies go."""
+    server = _Server(app)
+    server.start()
+    try:
+        driver = dash_duo.driver
+        driver.get(f"{server.url}/wall/city")
+        dash_duo.wait_for_element("html[data-wall-offline-copy='ready']", timeout=20)
+        kept = driver.execute_async_script(_KEPT_URLS)
+        suite = next(url for url in kept if re.search(r"/_dash-component-suites/.+\.v[\w-]+m[0-9a-fA-F]+\.", url))
+        asset = next(url for url in kept if "/assets/" in url and "?m=" in url)
+        stale = [re.sub(r"\.v[\w-]+m[0-9a-fA-F]+\.", ".v0_0_1m1.", suite, count=1), re.sub(r"\?m=[^&]*", "?m=1", asset)]
+        assert driver.execute_async_script(_KEEP_STALE, stale) == "ok"
+        assert set(stale) <= set(driver.execute_async_script(_KEPT_URLS))
+
+        driver.refresh()  # the page asks for today's versions; the worker keeps them and drops the others
+        dash_duo.wait_for_element("#wall-city-received-today-value", timeout=15)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and set(stale) & set(driver.execute_async_script(_KEPT_URLS)):
+            time.sleep(0.3)
+        now_kept = set(driver.execute_async_script(_KEPT_URLS))
+        assert not set(stale) & now_kept
+        assert {suite, asset} <= now_kept
         assert dash_duo.get_logs() == []
     finally:
         server.stop()
