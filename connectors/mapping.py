@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import hashlib
 import re
 import tomllib
@@ -55,7 +56,16 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import TARGETS, Batch, Target
-from ioc.canonical import Reference, RowError
+from ioc.canonical import Reference, RowError, parse_bool, parse_choice, parse_dossier_status
+from ioc.model import (
+    DOSSIER_CHANNELS,
+    HOTLINE_CHANNELS,
+    HOTLINE_RATINGS,
+    HOTLINE_STATUSES,
+    HOTLINE_URGENCIES,
+    STATUS_BY_CODE,
+    STATUS_BY_NAME,
+)
 
 if TYPE_CHECKING:
     from ioc.db import Database
@@ -80,6 +90,7 @@ TOP_LEVEL_KEYS = frozenset(
 RULE_KEYS = frozenset(
     {"column", "value", "join", "first", "separator", "pattern", "format", "round", "null_if", "default", "when"}
 )
+UNIT_KEYS = frozenset({"by", "code_prefix", "label"})
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 MAX_SLUG = 40
 MAX_UNIT_NAME = 200
@@ -412,8 +423,44 @@ def _rounded(value: Any, digits: int, where: str) -> float:
 # -- loading -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The closed set of values a canonical column takes: the normaliser's own parser judges, ``allowed`` names them."""
+
+    parse: Callable[[str], object]
+    allowed: str
+
+
+def _choice(column: str, choices: tuple[str, ...]) -> Vocabulary:
+    return Vocabulary(lambda text: parse_choice(text, column, choices), ", ".join(choices))
+
+
+def _boolean(column: str) -> Vocabulary:
+    return Vocabulary(lambda text: parse_bool(text, column), "true, false, yes, no, 1, 0")
+
+
+# A value map or constant onto anything else would reject every row it touches, so it is refused when the mapping
+# loads. The normaliser's parsers judge, so both accept the same values (in any case; a dossier status also as a code).
+CLOSED_VOCABULARIES: dict[str, dict[str, Vocabulary]] = {
+    "dossiers": {
+        "status": Vocabulary(
+            parse_dossier_status, f"{', '.join(STATUS_BY_NAME)} (or a code {min(STATUS_BY_CODE)}-{max(STATUS_BY_CODE)})"
+        ),
+        "channel": _choice("channel", DOSSIER_CHANNELS),
+        **{column: _boolean(column) for column in ("extended", "paid_online", "digitized", "e_result", "is_proactive")},
+    },
+    "hotline": {
+        "status": _choice("status", HOTLINE_STATUSES),
+        "channel": _choice("channel", HOTLINE_CHANNELS),
+        "urgency": _choice("urgency", HOTLINE_URGENCIES),
+        "rating": _choice("rating", HOTLINE_RATINGS),
+        "published": _boolean("published"),
+    },
+}
+
+
 def load_mapping(path: str | Path) -> SourceMapping:
-    """Read and check a mapping file; MappingError says what is wrong."""
+    """Read and check a mapping file; MappingError says what is wrong, starting with the file's name."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -422,18 +469,18 @@ def load_mapping(path: str | Path) -> SourceMapping:
         raise MappingError(f"cannot read mapping {path}: {error.strerror or error}") from error
     except tomllib.TOMLDecodeError as error:
         raise MappingError(f"{path.name} is not valid TOML: {error}") from error
-    return parse_mapping(data, default_name=path.stem)
+    try:
+        return parse_mapping(data, default_name=path.stem)
+    except MappingError as error:
+        if str(error).startswith(path.name):
+            raise
+        raise MappingError(f"{path.name}: {error}") from None
 
 
 def parse_mapping(data: Mapping[str, Any], default_name: str = "mapping") -> SourceMapping:
-    """A SourceMapping from the parsed TOML table."""
-    unknown = set(data) - TOP_LEVEL_KEYS
-    if unknown:
-        raise MappingError(f"unknown keys {sorted(unknown)}; allowed: {sorted(TOP_LEVEL_KEYS)}")
-    target_name = data.get("target")
-    if target_name not in TARGETS:
-        raise MappingError(f"target must be one of {sorted(TARGETS)}, not {target_name!r}")
-    target = TARGETS[target_name]
+    """A SourceMapping from the parsed TOML table; MappingError says what to fix."""
+    _refuse_unknown(data, TOP_LEVEL_KEYS, "unknown keys")
+    target = _target(data)
     allowed = set(target.columns) - {"ingested_at"}
     columns = data.get("columns")
     if not isinstance(columns, Mapping) or not columns:
@@ -442,19 +489,9 @@ def parse_mapping(data: Mapping[str, Any], default_name: str = "mapping") -> Sou
     missing = [c for c in REQUIRED[target.name] if c not in rules]
     if missing:
         raise MappingError(f"[columns] lacks {', '.join(missing)}, which every {target.name} row needs")
-    values: dict[str, dict[str, str]] = {}
-    for canonical, table in (data.get("values") or {}).items():
-        if canonical not in allowed:
-            raise MappingError(f"[values.{canonical}]: '{canonical}' is not a canonical {target.name} column")
-        if not isinstance(table, Mapping):
-            raise MappingError(f"[values.{canonical}] must be a table of source value = canonical value")
-        entries: dict[str, str] = {}
-        for source_value, canonical_value in table.items():
-            entries[nfc(str(source_value)).strip()] = str(canonical_value)
-            entries.setdefault(match_key(str(source_value)), str(canonical_value))
-        values[canonical] = entries
-    units = _units(data.get("units") or {}, default_name)
-    personal = frozenset(nfc(str(column)).strip() for column in data.get("personal") or [])
+    values = _value_maps(data.get("values"), target.name, allowed)
+    units = _units(_table(data.get("units"), "[units]"), default_name)
+    personal = frozenset(nfc(column).strip() for column in _texts(data.get("personal"), "personal"))
     read = {column for rule in rules.values() for column in rule.reads}
     leaked = sorted(personal & read)
     if leaked:
@@ -466,7 +503,7 @@ def parse_mapping(data: Mapping[str, Any], default_name: str = "mapping") -> Sou
     delimiter = data.get("delimiter")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise MappingError("delimiter must be one character")
-    return SourceMapping(
+    mapping = SourceMapping(
         name=str(data.get("name") or default_name),
         target=target,
         rules=rules,
@@ -474,14 +511,134 @@ def parse_mapping(data: Mapping[str, Any], default_name: str = "mapping") -> Sou
         units=units,
         source=str(data["source"]) if data.get("source") else None,
         timezone=zone,
-        date_formats=tuple(str(f) for f in data.get("date_formats") or ()),
+        date_formats=tuple(_date_format(text, "date_formats") for text in _texts(data.get("date_formats"), "date_formats")),
         personal=personal,
         sheet=str(data["sheet"]) if data.get("sheet") else None,
         delimiter=delimiter,
     )
+    _check_constants(mapping)
+    return mapping
+
+
+def _refuse_unknown(given: Iterable[str], allowed: frozenset[str], what: str) -> None:
+    """MappingError listing the allowed keys, and the one probably meant, when ``given`` holds any other."""
+    unknown = sorted(set(given) - allowed)
+    if not unknown:
+        return
+    guesses = [f"{close[0]!r} for {key!r}" for key in unknown if (close := difflib.get_close_matches(key, sorted(allowed), n=1))]
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    raise MappingError(f"{what} {unknown}{hint}; allowed: {sorted(allowed)}")
+
+
+def _target(data: Mapping[str, Any]) -> Target:
+    choices = " or ".join(f'"{name}"' for name in sorted(TARGETS))
+    if not data:
+        raise MappingError(f"the mapping is empty: it needs at least target = {choices} and a [columns] table")
+    if "target" not in data:
+        raise MappingError(f"target is missing: say which table the mapping feeds, target = {choices}")
+    name = data["target"]
+    if not isinstance(name, str) or name not in TARGETS:
+        raise MappingError(f"target must be one of {', '.join(sorted(TARGETS))}, not {name!r}")
+    return TARGETS[name]
+
+
+def _table(spec: Any, where: str) -> Mapping[str, Any]:
+    if spec is None:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise MappingError(f"{where} must be a table, not {spec!r}")
+    return spec
+
+
+def _texts(spec: Any, where: str) -> tuple[str, ...]:
+    """A list of strings (numbers are taken as written).
+
+    A single string is accepted as a list of one rather than refused: it cannot mean anything else (iterating it
+    would give its characters), and a column's ``format`` has always accepted one.
+    """
+    if spec is None:
+        return ()
+    if isinstance(spec, str):
+        return (spec,)
+    if isinstance(spec, list) and all(isinstance(item, str | int | float) for item in spec):
+        return tuple(str(item) for item in spec)
+    raise MappingError(f'{where} must be a list of strings such as ["..."], not {spec!r}')
+
+
+def _date_format(text: str, where: str) -> str:
+    """``text`` if strptime can use it; otherwise MappingError naming it, as every date would be rejected."""
+    directives = re.findall(r"%(.?)", text.replace("%%", ""))
+    if not directives:
+        raise MappingError(f'{where}: {text!r} has no % directive; strptime formats look like "%d/%m/%Y %H:%M"')
+    try:
+        # strptime compiles the format before matching it: failing only to match "" means the format is sound.
+        datetime.strptime("", text)
+    except ValueError as error:
+        if not str(error).startswith("time data"):
+            raise MappingError(f"{where}: {text!r} is not a usable date format ({error})") from None
+    except re.error:
+        # Each directive becomes a named group of a regular expression, so one read twice cannot compile.
+        repeated = [f"%{directive}" for directive in dict.fromkeys(directives) if directives.count(directive) > 1]
+        detail = f"used more than once: {', '.join(repeated)}" if repeated else "two directives read the same field"
+        raise MappingError(f"{where}: {text!r} is not a usable date format ({detail})") from None
+    return text
+
+
+def _value_maps(spec: Any, target: str, allowed: set[str]) -> dict[str, dict[str, str]]:
+    """The [values.<column>] tables, keyed exactly and by ``match_key``; values outside a closed vocabulary refused."""
+    values: dict[str, dict[str, str]] = {}
+    for canonical, table in _table(spec, "[values]").items():
+        if canonical not in allowed:
+            raise MappingError(f"[values.{canonical}]: '{canonical}' is not a canonical {target} column")
+        if not isinstance(table, Mapping):
+            raise MappingError(f"[values.{canonical}] must be a table of source value = canonical value")
+        entries: dict[str, str] = {}
+        for source_value, canonical_value in table.items():
+            where = f'[values.{canonical}] {_toml_key(str(source_value))} = "{canonical_value}"'
+            if isinstance(canonical_value, Mapping | list):
+                raise MappingError(f"{where}: give one canonical value")
+            _check_canonical_value(target, canonical, str(canonical_value), where)
+            entries[nfc(str(source_value)).strip()] = str(canonical_value)
+            entries.setdefault(match_key(str(source_value)), str(canonical_value))
+        values[canonical] = entries
+    return values
+
+
+def _check_constants(mapping: SourceMapping) -> None:
+    """Constants and defaults, after the value map, must be canonical too: they reach every row the rule fills."""
+    for canonical, rule in mapping.rules.items():
+        if rule.kind == "value" and rule.constant is not None:
+            where = f'[columns] {canonical} = {{ value = "{rule.constant}" }}'
+            _check_canonical_value(mapping.target.name, canonical, mapping._value_map(canonical, rule.constant), where)
+        if rule.default is not None:
+            where = f'[columns] {canonical}.default = "{rule.default}"'
+            _check_canonical_value(mapping.target.name, canonical, mapping._value_map(canonical, rule.default), where)
+
+
+def _check_canonical_value(target: str, canonical: str, value: str, where: str) -> None:
+    """MappingError when ``value`` is outside the column's closed vocabulary; free-text columns take anything."""
+    vocabulary = CLOSED_VOCABULARIES[target].get(canonical)
+    if vocabulary is None:
+        return
+    text = value.strip()
+    if not text and canonical in REQUIRED[target]:
+        raise MappingError(f"{where}: an empty {canonical}, but every {target} row needs one; allowed: {vocabulary.allowed}")
+    if not text:
+        return  # the normaliser's default (or no value) for an optional column
+    try:
+        vocabulary.parse(text)
+    except RowError:
+        raise MappingError(
+            f"{where}: '{text}' is not an accepted {canonical} for {target}; allowed: {vocabulary.allowed}"
+        ) from None
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
 
 
 def _units(spec: Mapping[str, Any], default_name: str) -> UnitRule:
+    _refuse_unknown(spec, UNIT_KEYS, "[units]: unknown keys")
     by = str(spec.get("by", "code"))
     if by not in UNIT_MODES:
         raise MappingError(f"[units] by must be one of {', '.join(UNIT_MODES)}, not {by!r}")
@@ -506,9 +663,7 @@ def _rule(canonical: str, spec: Any, allowed: set[str]) -> ColumnRule:
         return ColumnRule(canonical, "column", columns=_names(spec, canonical))
     if not isinstance(spec, Mapping):
         raise MappingError(f'[columns] {canonical}: give a column name or a table such as {{ column = "..." }}')
-    unknown = set(spec) - RULE_KEYS
-    if unknown:
-        raise MappingError(f"[columns] {canonical}: unknown options {sorted(unknown)}")
+    _refuse_unknown(spec, RULE_KEYS, f"[columns] {canonical}: unknown options")
     kinds = [kind for kind in ("column", "value", "join", "first") if kind in spec]
     if len(kinds) != 1:
         raise MappingError(f"[columns] {canonical}: give exactly one of column, value, join, first")
@@ -522,7 +677,10 @@ def _rule(canonical: str, spec: Any, allowed: set[str]) -> ColumnRule:
             pattern = re.compile(str(spec["pattern"]))
         except re.error as error:
             raise MappingError(f"[columns] {canonical}.pattern is not a regular expression: {error}") from error
-    formats = spec.get("format", ())
+    formats = tuple(
+        _date_format(text, f"[columns] {canonical}.format")
+        for text in _texts(spec.get("format"), f"[columns] {canonical}.format")
+    )
     when = spec.get("when") or {}
     if not isinstance(when, Mapping):
         raise MappingError(f"[columns] {canonical}.when must be a table of source column = value or [values]")
@@ -536,9 +694,9 @@ def _rule(canonical: str, spec: Any, allowed: set[str]) -> ColumnRule:
         constant=None if kind != "value" else str(spec["value"]),
         separator=str(spec.get("separator", " ")),
         pattern=pattern,
-        formats=(formats,) if isinstance(formats, str) else tuple(str(f) for f in formats),
+        formats=formats,
         round_to=round_to,
-        null_if=frozenset(str(v).strip() for v in spec.get("null_if", ())),
+        null_if=frozenset(text.strip() for text in _texts(spec.get("null_if"), f"[columns] {canonical}.null_if")),
         default=None if spec.get("default") is None else str(spec["default"]),
         when=tuple(
             (

@@ -1,4 +1,4 @@
-"""Mapping files: columns, constants, joins, value maps, date formats and zones, units by name or registered, personal fields."""
+"""Mapping files: rules, value maps, dates and zones, units, personal fields, and the mistakes refused when one loads."""
 
 from __future__ import annotations
 
@@ -236,3 +236,179 @@ def test_shipped_mappings_load(tmp_path: Path) -> None:
     assert {"nyc311.toml", "baltimore311.toml", "boston_open311.toml"} <= set(names)
     for name in names:
         assert load_mapping(PROJECT_ROOT / "mappings" / name).target.name == "hotline"
+
+
+HOTLINE_REQUIRED = {"ticket_id": "id", "received_at": "at", "status": "s", "unit_code": "u"}
+DOSSIER_REQUIRED = {"dossier_id": "id", "received_at": "at", "status": "s", "unit_code": "u"}
+
+
+def shipped_mapping_text(name: str) -> str:
+    from ioc.config import PROJECT_ROOT
+
+    return (PROJECT_ROOT / "mappings" / name).read_text(encoding="utf-8")
+
+
+def test_unknown_units_keys_are_refused_listing_the_allowed_ones(tmp_path: Path) -> None:
+    text = VN_MAPPING.replace('by = "name"', 'by = "register"\ncodeprefix = "EXT-X"\nlable = "Xã"')
+    with pytest.raises(MappingError) as error:
+        load_mapping(write_mapping(tmp_path, text))
+    message = str(error.value)
+    assert message.startswith("hotline_xa.toml: [units]: unknown keys ['codeprefix', 'lable']")
+    assert "did you mean 'code_prefix' for 'codeprefix', 'label' for 'lable'?" in message
+    assert message.endswith("allowed: ['by', 'code_prefix', 'label']")
+
+
+def test_a_single_string_where_a_list_belongs_is_a_list_of_one() -> None:
+    mapping = parse_mapping(
+        {
+            "target": "hotline",
+            "date_formats": "%m/%d/%Y",
+            "personal": "Address",
+            "columns": {**HOTLINE_REQUIRED, "lat": {"column": "la", "null_if": "39"}},
+        }
+    )
+    assert mapping.date_formats == ("%m/%d/%Y",) and mapping.personal == frozenset({"Address"})
+    assert mapping.rules["lat"].null_if == frozenset({"39"})
+    row = mapping.to_canonical({"id": "1", "at": "07/01/2011", "s": "new", "u": "20194", "la": "39"})
+    assert row["received_at"].date().isoformat() == "2011-07-01" and row["lat"] is None
+    with pytest.raises(MappingError, match=r"date_formats must be a list of strings such as \[\"...\"\], not \{"):
+        parse_mapping({"target": "hotline", "date_formats": {"us": "%m/%d/%Y"}, "columns": HOTLINE_REQUIRED})
+
+
+@pytest.mark.parametrize(
+    ("date_format", "message"),
+    [
+        ("%Q", "date_formats: '%Q' is not a usable date format ('Q' is a bad directive in format '%Q')"),
+        ("%m/%d/%Y %", "date_formats: '%m/%d/%Y %' is not a usable date format (stray % in format"),
+        ("%m/%d/%Y %d/%m/%Y", "date_formats: '%m/%d/%Y %d/%m/%Y' is not a usable date format (used more than once: %m, %d, %Y)"),
+        ("dd/mm/yyyy", "date_formats: 'dd/mm/yyyy' has no % directive; strptime formats look like \"%d/%m/%Y %H:%M\""),
+    ],
+)
+def test_a_date_format_that_can_never_parse_is_refused_naming_it(date_format: str, message: str) -> None:
+    with pytest.raises(MappingError) as error:
+        parse_mapping({"target": "hotline", "date_formats": ["%d/%m/%Y", date_format], "columns": HOTLINE_REQUIRED})
+    assert message in str(error.value)
+    column_format = {**HOTLINE_REQUIRED, "due_at": {"column": "due", "format": date_format}}
+    with pytest.raises(MappingError, match=r"^\[columns\] due_at\.format: '"):
+        parse_mapping({"target": "hotline", "columns": column_format})
+
+
+HOTLINE_STATUSES_ALLOWED = "allowed: new, processing, forwarded, answered, rejected"
+
+
+@pytest.mark.parametrize(
+    ("target", "columns", "values", "message"),
+    [
+        (
+            "hotline",
+            {},
+            {"status": {"Closed": "anwsered"}},
+            f"[values.status] Closed = \"anwsered\": 'anwsered' is not an accepted status for hotline; {HOTLINE_STATUSES_ALLOWED}",
+        ),
+        (
+            "hotline",
+            {},
+            {"status": {"Closed": "answered", "*": "open"}},
+            f'[values.status] "*" = "open": \'open\' is not an accepted status for hotline; {HOTLINE_STATUSES_ALLOWED}',
+        ),
+        (
+            "hotline",
+            {},
+            {"status": {"Draft": ""}},
+            f'[values.status] Draft = "": an empty status, but every hotline row needs one; {HOTLINE_STATUSES_ALLOWED}',
+        ),
+        ("hotline", {}, {"channel": {"Fax": "fax"}}, "allowed: phone, web, app, zalo, facebook, email, other"),
+        (
+            "hotline",
+            {},
+            {"urgency": {"2": "high"}},
+            "'high' is not an accepted urgency for hotline; allowed: urgent, quick, normal",
+        ),
+        ("hotline", {}, {"rating": {"5": "good"}}, "allowed: satisfied, acceptable, unsatisfied"),
+        ("hotline", {}, {"published": {"Có": "có"}}, "'có' is not an accepted published for hotline; allowed: true, false"),
+        ("dossiers", {}, {"status": {"Xong": "done"}}, "allowed: registered, accepted, not_accepted, processing,"),
+        ("dossiers", {}, {"status": {"Xong": "11"}}, "resolved, returned (or a code 1-10)"),
+        ("dossiers", {}, {"channel": {"Trực tuyến": "web"}}, "allowed: online, in_person, postal"),
+        ("dossiers", {}, {"extended": {"Có": "có"}}, "'có' is not an accepted extended for dossiers"),
+        (
+            "hotline",
+            {"urgency": {"value": "hight"}},
+            {},
+            "[columns] urgency = { value = \"hight\" }: 'hight' is not an accepted urgency for hotline",
+        ),
+        (
+            "hotline",
+            {"channel": {"column": "c", "default": "fax"}},
+            {},
+            "[columns] channel.default = \"fax\": 'fax' is not an accepted channel for hotline",
+        ),
+    ],
+)
+def test_a_value_map_onto_a_value_the_normaliser_refuses_is_a_load_error(
+    target: str, columns: dict[str, object], values: dict[str, object], message: str
+) -> None:
+    required = HOTLINE_REQUIRED if target == "hotline" else DOSSIER_REQUIRED
+    with pytest.raises(MappingError) as error:
+        parse_mapping({"target": target, "columns": {**required, **columns}, "values": values})
+    assert message in str(error.value)
+
+
+def test_value_maps_onto_anything_the_normaliser_accepts_load() -> None:
+    hotline = parse_mapping(
+        {
+            "target": "hotline",
+            "columns": {**HOTLINE_REQUIRED, "rating": "r", "field": "f", "published": "p", "urgency": {"value": "Urgent"}},
+            "values": {
+                "status": {"Closed": "Answered", "*": "processing"},  # the normaliser ignores case
+                "rating": {"Chưa đánh giá": ""},  # optional: no rating
+                "field": {"Noise": "anything at all"},  # free text
+                "published": {"Có": True, "Không": "no"},
+            },
+        }
+    )
+    assert hotline.values["status"]["Closed"] == "Answered"
+    dossiers = parse_mapping(
+        {"target": "dossiers", "columns": DOSSIER_REQUIRED, "values": {"status": {"Xong": 9, "Trả": "Returned"}}}
+    )
+    assert dossiers.values["status"]["Xong"] == "9"
+
+
+def test_a_real_mapping_with_a_misspelt_status_fails_to_load_naming_the_file(tmp_path: Path) -> None:
+    text = shipped_mapping_text("nyc311.toml").replace('Closed = "answered"', 'Closed = "anwsered"')
+    with pytest.raises(MappingError) as error:
+        load_mapping(write_mapping(tmp_path, text, "nyc311.toml"))
+    assert str(error.value) == (
+        "nyc311.toml: [values.status] Closed = \"anwsered\": 'anwsered' is not an accepted status for hotline; "
+        + HOTLINE_STATUSES_ALLOWED
+    )
+
+
+def test_errors_from_a_mapping_file_name_the_file_once(tmp_path: Path) -> None:
+    text = shipped_mapping_text("nyc311.toml").replace("date_formats =", "date_format =")
+    with pytest.raises(MappingError) as error:
+        load_mapping(write_mapping(tmp_path, text, "nyc311.toml"))
+    message = str(error.value)
+    assert message.startswith("nyc311.toml: unknown keys ['date_format'] (did you mean 'date_formats' for 'date_format'?)")
+    assert message.count("nyc311.toml") == 1
+    with pytest.raises(MappingError) as error:
+        load_mapping(write_mapping(tmp_path, "target = \n", "nyc311.toml"))
+    assert str(error.value).count("nyc311.toml") == 1
+
+
+@pytest.mark.parametrize("text", ["", "# a mapping, to be written\n"])
+def test_an_empty_mapping_file_says_it_is_empty_and_names_the_targets(tmp_path: Path, text: str) -> None:
+    with pytest.raises(MappingError) as error:
+        load_mapping(write_mapping(tmp_path, text))
+    assert str(error.value) == (
+        'hotline_xa.toml: the mapping is empty: it needs at least target = "dossiers" or "hotline" and a [columns] table'
+    )
+
+
+def test_a_mapping_without_target_says_so_and_names_the_targets(tmp_path: Path) -> None:
+    with pytest.raises(MappingError) as error:
+        load_mapping(write_mapping(tmp_path, VN_MAPPING.replace('target = "hotline"\n', "")))
+    assert str(error.value) == (
+        'hotline_xa.toml: target is missing: say which table the mapping feeds, target = "dossiers" or "hotline"'
+    )
+    with pytest.raises(MappingError, match=r"target must be one of dossiers, hotline, not \['hotline'\]"):
+        parse_mapping({"target": ["hotline"], "columns": HOTLINE_REQUIRED})
