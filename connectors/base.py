@@ -107,6 +107,9 @@ class Batch:
     staged: StagedRows | None = None
     # Called with the batch's result once it is committed (a file's report counts its rows and rejects).
     on_written: Callable[[BatchResult], None] | None = None
+    # (raw, reason) of items refused whole before any row was read, e.g. a dropped file that cannot be read: they go
+    # to rejects with the batch, and their reasons are noted on the ingest run, which screens show as its error.
+    refused: Sequence[tuple[str, str]] = ()
 
 
 class Connector(Protocol):
@@ -179,11 +182,13 @@ class BatchResult:
     rows_upserted: int = 0
     rows_rejected: int = 0
     rejects: list[tuple[str, str]] = field(default_factory=list)  # (raw row, reason) of the last batch
+    refused: int = 0  # items refused whole (Batch.refused), also counted in rows_rejected
 
     def add(self, other: BatchResult) -> None:
         self.rows_read += other.rows_read
         self.rows_upserted += other.rows_upserted
         self.rows_rejected += other.rows_rejected
+        self.refused += other.refused
         self.rejects = other.rejects
 
 
@@ -216,7 +221,11 @@ def write_batch(
     staged = batch.staged
     ingested_at = ingested_at or (staged.ingested_at if staged is not None else now_utc())
     raw_rows: Iterable[tuple[int, Mapping[str, Any]]] = staged.raw_rows if staged is not None else enumerate(batch.rows)
-    result = BatchResult(rows_read=staged.rows_read if staged is not None else len(batch.rows))
+    result = BatchResult(
+        rows_read=staged.rows_read if staged is not None else len(batch.rows),
+        rejects=list(batch.refused),
+        refused=len(batch.refused),
+    )
     if batch.units:
         reference = register_units(conn, batch.units, reference)
     _stage_incoming(
@@ -236,7 +245,11 @@ def write_batch(
 def _insert_rejects(
     conn: duckdb.DuckDBPyConnection, connector: str, run_id: int | None, rejects: Sequence[tuple[str, str]], at: datetime
 ) -> None:
-    """One INSERT for a batch's rejects, their ids rising in row order (a file of bad rows has many)."""
+    """One INSERT for a batch's rejects, their ids rising in row order (a file of bad rows has many).
+
+    A reject the connector already recorded (the same raw row for the same reason: a file imported again, a
+    boundary row an inclusive cursor reads again) is not recorded twice.
+    """
     if not rejects:
         return
     ids = sorted(int(reject_id) for (reject_id,) in run(conn, "SELECT nextval('reject_ids') FROM range(?)", [len(rejects)]))
@@ -251,8 +264,12 @@ def _insert_rejects(
     try:
         run(
             conn,
-            "INSERT INTO rejects SELECT reject_id, ?, CAST(? AS BIGINT), raw_row, reason, CAST(? AS TIMESTAMPTZ) FROM rejects_frame",
-            [connector, run_id, at],
+            """INSERT INTO rejects
+               SELECT reject_id, $connector, CAST($run_id AS BIGINT), raw_row, reason, CAST($at AS TIMESTAMPTZ)
+               FROM rejects_frame f
+               WHERE NOT EXISTS (SELECT 1 FROM rejects r
+                                 WHERE r.connector = $connector AND r.raw_row = f.raw_row AND r.reason = f.reason)""",
+            {"connector": connector, "run_id": run_id, "at": at},
         )
     finally:
         conn.unregister("rejects_frame")
@@ -316,15 +333,21 @@ def _merge(conn: duckdb.DuckDBPyConnection, target: Target) -> int:
     """Merge TEMP TABLE ``incoming`` into the target; leaves TEMP TABLE ``winners`` (the rows written) for the aggregates."""
     key = target.primary_key
     columns = ", ".join(target.columns)
+    # ingested_at says when a row was last written, so it is not part of what changed.
+    changed = " OR ".join(f"i.{column} IS DISTINCT FROM t.{column}" for column in target.columns if column != "ingested_at")
     # Per key the newest updated_at wins, and among equals the later row; of those, only rows that are new or
-    # at least as new as what is stored are written.
+    # at least as new as what is stored are written, and only if they differ from it: a source read again
+    # (an inclusive cursor, a file imported twice) rewrites nothing and moves no aggregate.
     run(
         conn,
         f"""
         CREATE OR REPLACE TEMP TABLE winners AS
-        SELECT i.* EXCLUDE ({POSITION}) FROM incoming i LEFT JOIN {target.table} t USING ({key})
-        WHERE (t.{key} IS NULL OR i.updated_at >= t.updated_at)
-        QUALIFY row_number() OVER (PARTITION BY i.{key} ORDER BY i.updated_at DESC, i.{POSITION} DESC) = 1
+        SELECT * EXCLUDE (_changed) FROM (
+            SELECT i.* EXCLUDE ({POSITION}), t.{key} IS NULL OR {changed} AS _changed
+            FROM incoming i LEFT JOIN {target.table} t USING ({key})
+            WHERE (t.{key} IS NULL OR i.updated_at >= t.updated_at)
+            QUALIFY row_number() OVER (PARTITION BY i.{key} ORDER BY i.updated_at DESC, i.{POSITION} DESC) = 1
+        ) WHERE _changed
         """,
     )
     if target.events_table:
@@ -377,11 +400,13 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
 
             def write(conn: duckdb.DuckDBPyConnection, batch: Batch = batch, run_id: int = run_id) -> BatchResult:
                 result = write_batch(conn, connector, batch, reference, run_id)
+                # A refused item leaves the run 'ok' (the rest landed) but names itself as the run's error.
+                note = "; ".join(reason for _, reason in batch.refused)[:2000] or None
                 run(
                     conn,
                     """UPDATE ingest_runs SET rows_read = rows_read + ?, rows_upserted = rows_upserted + ?,
-                       rows_rejected = rows_rejected + ? WHERE run_id = ?""",
-                    [result.rows_read, result.rows_upserted, result.rows_rejected, run_id],
+                       rows_rejected = rows_rejected + ?, error = nullif(left(concat_ws('; ', error, ?), 2000), '') WHERE run_id = ?""",
+                    [result.rows_read, result.rows_upserted, result.rows_rejected, note, run_id],
                 )
                 return result
 
@@ -391,7 +416,7 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
                 batch.on_written(written)
     except Exception as error:
         message = f"{type(error).__name__}: {error}"[:2000]
-        log.warning("connector %s failed: %s", connector, message)
+        # Not logged here: the caller says it once (the scheduler's log, the CLI's error line).
         failed_run = run_id if run_id is not None else _start_run(db, connector, started_at)
 
         def record_failure(conn: duckdb.DuckDBPyConnection) -> None:

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import shutil
 import sys
 import time
@@ -16,15 +17,26 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from connectors.base import TARGETS, Batch, BatchResult, Target, ingest_batches
-from connectors.mapping import ROW_LINE, ROW_METADATA, ROW_PROBLEM, RowLog, SourceMapping, guarded_target, match_key, nfc
+from connectors.base import TARGETS, Batch, BatchResult, SourceError, Target, ingest_batches
+from connectors.mapping import (
+    REQUIRED,
+    ROW_LINE,
+    ROW_METADATA,
+    ROW_PROBLEM,
+    RowLog,
+    SourceMapping,
+    guarded_target,
+    match_key,
+    nfc,
+)
 from ioc.timeutil import now_utc
 
 if TYPE_CHECKING:
     from ioc.db import Database
 
+logger = logging.getLogger(__name__)
 BATCH_ROWS = 50_000
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 # Citizen text can be long, and a malformed file can hold one huge field: allow it, the normaliser cuts it.
@@ -155,6 +167,11 @@ def read_table(path: Path, *, sheet: str | None = None, delimiter: str | None = 
         raise FileReadError(f"cannot read {path}: {error.strerror or error}") from error
     if path.suffix.lower() == ".xlsx":
         return _read_xlsx(raw, path.name, sheet)
+    if path.suffix.lower() in (".json", ".geojson") or raw.lstrip()[:1] == b"{":
+        raise FileReadError(
+            f"{path.name} is JSON, not a CSV or XLSX file: a JSON API is read by a json_http (or open311) source "
+            "declared in the sources file, with the same mapping (README: Real sources)"
+        )
     if raw.startswith(b"PK\x03\x04"):
         raise FileReadError(f"{path.name} is a workbook (XLSX), not text: name it .xlsx or save it as CSV")
     text, encoding, notes = decode_bytes(raw, path.name)
@@ -310,7 +327,7 @@ class FileReport:
         ]
         if error:
             lines.append(f"error: {error}")
-        else:
+        elif self.encoding:  # read: what it held (a file recognised as already imported is not read again)
             lines += [
                 f"encoding: {self.encoding}",
                 f"rows read: {self.result.rows_read}",
@@ -366,11 +383,17 @@ def mapped_batches(
 
 
 def read_canonical_table(path: Path, target: Target) -> Table:
-    """``read_table`` for a file whose header uses the canonical column names; FileReadError without the key column."""
+    """``read_table`` for a file whose header uses the canonical column names; FileReadError without a required column."""
     table = read_table(path)
-    if target.primary_key not in table.header:
+    missing = [column for column in REQUIRED[target.name] if column not in table.header]
+    if missing:
+        # A file without one of these would have every row rejected for it: refuse the file once instead.
         found = ", ".join(table.header)[:200]
-        raise FileReadError(f"{path.name}: the header has no '{target.primary_key}' column (found: {found})")
+        names = ", ".join(f"'{column}'" for column in missing)
+        raise FileReadError(
+            f"{path.name}: the header has no {names} column{'s' if len(missing) > 1 else ''}, which every {target.name} "
+            f"row needs (found: {found})"
+        )
     return table
 
 
@@ -501,7 +524,9 @@ class FileDropConnector:
     def waiting_files(self) -> list[Path]:
         """Files ready to import, oldest first; hidden and partial (.part, .tmp, ~$ lock) files skipped."""
         if not self.folder.is_dir():
-            return []
+            # Not an outage that passes: a wrong path would otherwise look like a quiet folder forever.
+            what = "is not a folder" if self.folder.exists() else "does not exist"
+            raise SourceError(f"drop folder {self.folder} {what}: create it or correct 'folder'", retryable=False)
         now = time.time()
         ready = [
             path
@@ -533,7 +558,14 @@ class FileDropConnector:
                 else:
                     encoding, rows_read, notes = yield from self._canonical_batches(path, json.dumps(remembered), log)
             except FileReadError as error:
-                self._move(path, self.failed, FileReport(path, "", BatchResult(), log).report_text("failed", str(error)))
+                destination = _free_name(self.failed, path.name)
+                reason = f"{error} (file moved to failed/{destination.name})"
+                logger.warning("%s: %s", self.name, reason)
+                # The refusal is stored (rejects, and the run's error on every screen) before the file moves.
+                raw = json.dumps({"file": path.name, "moved_to": f"failed/{destination.name}"}, ensure_ascii=False)
+                yield Batch(self._target, (), refused=[(raw, reason)])
+                failed = FileReport(path, "", BatchResult(), log).report_text("failed", str(error))
+                self._move(path, self.failed, failed, destination)
                 continue
             # Reached only after the writer committed the file's last batch and cursor.
             seen = remembered
@@ -556,8 +588,12 @@ class FileDropConnector:
         yield from canonical_batches(table.rows, self.target, cursor, log_result(log))
         return table.encoding, len(table.rows), table.notes
 
-    def _move(self, path: Path, folder: Path, report: str) -> None:
+    @property
+    def _target(self) -> Target:
+        return self.mapping.target if self.mapping is not None else cast(Target, self.target)
+
+    def _move(self, path: Path, folder: Path, report: str, destination: Path | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        destination = _free_name(folder, path.name)
+        destination = destination or _free_name(folder, path.name)
         shutil.move(str(path), destination)
         destination.with_name(destination.name + REPORT_SUFFIX).write_text(report, encoding="utf-8")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.base import Batch, RetryPolicy, SourceError, Stream
 from connectors.http import fetch_json
-from connectors.mapping import SourceMapping, load_mapping
+from connectors.mapping import SourceMapping
 from ioc.canonical import RowError
 
 if TYPE_CHECKING:
@@ -115,20 +115,14 @@ class JsonHttpConnector:
     @classmethod
     def from_config(cls, db: Database, config: SourceConfig) -> JsonHttpConnector:
         """``kind = "json_http"``: ``url``, ``mapping`` (a mapping file) and the options of ``__init__``."""
-        from connectors.sources import SourceConfigError, project_path
+        from connectors.sources import load_source_mapping
 
-        names = (
-            "params", "records_path", "cursor_param", "cursor_format", "pagination", "page_param", "page_size_param",
-            "page_size", "first_page", "next_path", "username", "password", "token", "user_agent", "timeout_seconds",
-        )  # fmt: skip
-        unknown = set(config.options) - set(names) - {"url", "mapping"}
-        if unknown:
-            raise SourceConfigError(f"source '{config.name}' (kind json_http): unknown option(s) {', '.join(sorted(unknown))}")
-        options = {key: config.options[key] for key in names if key in config.options}
+        # The sources file checked every option's name and type when it was read.
+        options = {key: value for key, value in config.options.items() if key not in ("url", "mapping")}
         return cls(
             config.name,
             str(config.require("url")),
-            load_mapping(project_path(config.require("mapping"))),
+            load_source_mapping(config),
             interval_seconds=config.interval_seconds,
             retry=config.retry,
             db=db,

@@ -107,14 +107,8 @@ class Open311Connector:
 
     @classmethod
     def from_config(cls, config: SourceConfig) -> Open311Connector:
-        options = {
-            key: config.options[key]
-            for key in (
-                "source", "jurisdiction_id", "page_size", "backfill_days", "lookback_days", "window_days", "timeout_seconds",
-                "unit_prefix", "unit_label", "status_map", "channel", "coordinate_digits",
-            )
-            if key in config.options
-        }  # fmt: skip
+        """``kind = "open311"``: ``base_url`` and the options of ``__init__`` (names and types checked by the sources file)."""
+        options = {key: value for key, value in config.options.items() if key != "base_url"}
         return cls(
             config.name, str(config.require("base_url")), interval_seconds=config.interval_seconds, retry=config.retry, **options
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from connectors.base import Connector, RetryPolicy
 from ioc.config import PROJECT_ROOT, default_of
 
 if TYPE_CHECKING:
+    from connectors.mapping import SourceMapping
     from ioc.db import Database
 
 DEFAULT_SOURCES_FILE = Path(default_of("sources_file"))
@@ -43,8 +45,12 @@ class SourceConfig:
     def require(self, key: str) -> Any:
         value = self.options.get(key)
         if value is None or value == "":
-            raise SourceConfigError(f"source '{self.name}' (kind {self.kind}): option '{key}' is required")
+            raise self.problem(f"option '{key}' is required")
         return value
+
+    def problem(self, text: str) -> SourceConfigError:
+        """An error about this source, prefixed the way every source error is, so the user sees which table to fix."""
+        return SourceConfigError(f"source '{self.name}' (kind {self.kind}): {text}")
 
 
 def load_sources(path: str | Path = DEFAULT_SOURCES_FILE, environ: Mapping[str, str] | None = None) -> dict[str, SourceConfig]:
@@ -93,6 +99,8 @@ def parse_sources(data: Mapping[str, Any], environ: Mapping[str, str]) -> dict[s
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise SourceConfigError(f"sources file {path} is a directory, not a file (give the sources TOML file itself)")
     if not path.is_file():
         raise SourceConfigError(f"sources file {path} not found (copy config/sources.example.toml to start one)")
     try:
@@ -120,27 +128,52 @@ def _source(name: str, spec: Any, environ: Mapping[str, str]) -> SourceConfig:
     if kind not in CONNECTOR_KINDS:
         raise SourceConfigError(f"source '{name}': kind must be one of {', '.join(sorted(CONNECTOR_KINDS))} (got {kind!r})")
     interval = options.pop("interval_seconds", DEFAULT_INTERVAL_SECONDS)
-    if not isinstance(interval, int) or interval < 1:
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         raise SourceConfigError(f"source '{name}': interval_seconds must be a whole number of seconds ≥ 1")
     retry = _retry(name, options.pop("retry", {}))
-    return SourceConfig(name, kind, interval, retry, resolve_secrets(name, options, environ))
+    _check_option_names(name, kind, options)
+    resolved = resolve_secrets(name, options, environ)
+    _check_option_values(name, kind, resolved)
+    return SourceConfig(name, kind, interval, retry, resolved)
 
 
 def _retry(name: str, spec: Any) -> RetryPolicy:
     if not isinstance(spec, Mapping):
         raise SourceConfigError(f"source '{name}': [retry] must be a table")
-    unknown = set(spec) - {"attempts", "base_delay_seconds", "max_delay_seconds", "factor"}
+    unknown = set(spec) - set(RETRY_OPTIONS)
     if unknown:
-        raise SourceConfigError(f"source '{name}': unknown retry option(s) {', '.join(sorted(unknown))}")
-    try:
-        return RetryPolicy(
-            attempts=int(spec.get("attempts", 4)),
-            base_delay=float(spec.get("base_delay_seconds", 1.0)),
-            factor=float(spec.get("factor", 2.0)),
-            max_delay=float(spec.get("max_delay_seconds", 60.0)),
+        raise SourceConfigError(
+            f"source '{name}': unknown retry option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(RETRY_OPTIONS)}"
         )
-    except ValueError as error:
-        raise SourceConfigError(f"source '{name}': retry: {error}") from error
+    for option, check in RETRY_OPTIONS.items():
+        problem = check(spec[option]) if option in spec else None
+        if problem is not None:
+            raise SourceConfigError(f"source '{name}': retry {option} {problem}")
+    return RetryPolicy(
+        attempts=int(spec.get("attempts", 4)),
+        base_delay=float(spec.get("base_delay_seconds", 1.0)),
+        factor=float(spec.get("factor", 2.0)),
+        max_delay=float(spec.get("max_delay_seconds", 60.0)),
+    )
+
+
+def _check_option_names(name: str, kind: str, options: Mapping[str, Any]) -> None:
+    """Refuse options the kind does not read: a typo would otherwise fall back to the default without a word."""
+    allowed = KIND_OPTIONS[kind]
+    # password_env = "VAR" is the option password, read from the environment.
+    unknown = {key for key in options if key.removesuffix(SECRET_SUFFIX) not in allowed}
+    if unknown:
+        written = sorted(f"{key}{SECRET_SUFFIX}" if key in SECRET_NAMES else key for key in allowed)
+        raise SourceConfigError(
+            f"source '{name}' (kind {kind}): unknown option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(written)}"
+        )
+
+
+def _check_option_values(name: str, kind: str, options: Mapping[str, Any]) -> None:
+    for key, value in options.items():
+        problem = KIND_OPTIONS[kind][key](value)
+        if problem is not None:
+            raise SourceConfigError(f"source '{name}' (kind {kind}): {key} {problem}")
 
 
 def resolve_secrets(name: str, options: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -168,9 +201,6 @@ def resolve_secrets(name: str, options: Mapping[str, Any], environ: Mapping[str,
 def _simulator(db: Database, config: SourceConfig) -> Connector:
     from connectors.simulator import Simulator
 
-    unknown = set(config.options) - {"seed", "backfill_days"}
-    if unknown:
-        raise SourceConfigError(f"source '{config.name}' (kind simulator): unknown option(s) {', '.join(sorted(unknown))}")
     return Simulator.from_store(
         db,
         seed=int(config.option("seed", 42)),
@@ -199,18 +229,14 @@ def _json_http(db: Database, config: SourceConfig) -> Connector:
 
 def _file_drop(db: Database, config: SourceConfig) -> Connector:
     from connectors.files import FileDropConnector
-    from connectors.mapping import load_mapping
 
-    unknown = set(config.options) - {"folder", "mapping", "target", "settle_seconds"}
-    if unknown:
-        raise SourceConfigError(f"source '{config.name}' (kind file_drop): unknown option(s) {', '.join(sorted(unknown))}")
     mapping, target = config.option("mapping"), config.option("target")
     if (mapping is None) == (target is None):
-        raise SourceConfigError(
-            f"source '{config.name}' (kind file_drop): give either 'mapping' (a mapping file) or 'target' "
+        raise config.problem(
+            "give either 'mapping' (a mapping file) or 'target' "
             "(dossiers or hotline, for files whose header uses the canonical column names)"
         )
-    loaded = load_mapping(project_path(mapping)) if mapping is not None else None
+    loaded = load_source_mapping(config) if mapping is not None else None
     try:
         return FileDropConnector(
             project_path(config.require("folder")),
@@ -222,7 +248,22 @@ def _file_drop(db: Database, config: SourceConfig) -> Connector:
             settle_seconds=float(config.option("settle_seconds", 5.0)),
         )
     except ValueError as error:
-        raise SourceConfigError(f"source '{config.name}' (kind file_drop): {error}") from error
+        raise config.problem(str(error)) from error
+
+
+def load_source_mapping(config: SourceConfig) -> SourceMapping:
+    """The mapping file a source's ``mapping`` option names; a SourceConfigError names the source and the file's problem."""
+    from connectors.mapping import MappingError, load_mapping
+
+    path = project_path(config.require("mapping"))
+    if not path.is_file():
+        where = "is a directory, not a mapping file" if path.is_dir() else "not found"
+        raise config.problem(f"mapping file {path} {where}")
+    try:
+        return load_mapping(path)
+    except MappingError as error:
+        # The mapping's errors start with its file name; the full path says which file that is.
+        raise config.problem(f"mapping {path.parent}/{error}") from error
 
 
 def project_path(value: Any) -> Path:
@@ -230,6 +271,140 @@ def project_path(value: Any) -> Path:
     path = Path(str(value))
     return path if path.is_absolute() else PROJECT_ROOT / path
 
+
+# What is wrong with an option's value (the phrase after its name), or None when it is fine.
+OptionCheck = Callable[[Any], str | None]
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"must be text in quotes, not {value!r}"
+
+
+def _table(value: Any) -> str | None:
+    return None if isinstance(value, Mapping) else "must be a table ([sources.NAME.OPTION] or { key = value, … })"
+
+
+def _table_of_text(value: Any) -> str | None:
+    if not isinstance(value, Mapping) or not all(isinstance(item, str) for item in value.values()):
+        return 'must be a table of key = "text"'
+    return None
+
+
+def _table_of_tables(value: Any) -> str | None:
+    if not isinstance(value, Mapping) or not all(isinstance(item, Mapping) for item in value.values()):
+        return "must hold one table per column ([sources.NAME.values.COLUMN])"
+    return None
+
+
+def _whole_number(minimum: int | None = None) -> OptionCheck:
+    bound = "" if minimum is None else f" ≥ {minimum}"
+
+    def check(value: Any) -> str | None:
+        # TOML true/false are Python bools, which are ints: never a count.
+        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+            return f"must be a whole number{bound}, not {value!r}"
+        return None
+
+    return check
+
+
+def _number(minimum: float, *, above: bool = False) -> OptionCheck:
+    """A number ≥ minimum (> minimum with ``above``): timeouts and waits, where 0 or less cannot work."""
+    bound = f"> {minimum:g}" if above else f"≥ {minimum:g}"
+
+    def check(value: Any) -> str | None:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or value < minimum or (above and value == minimum):
+            return f"must be a number {bound}, not {value!r}"
+        return None
+
+    return check
+
+
+def _web_url(credentials_hint: str) -> OptionCheck:
+    """An http(s) address with a host and no user:password@ (never echoed: it may hold a password)."""
+
+    def check(value: Any) -> str | None:
+        example = "(e.g. https://api.example.gov.vn/v2)"
+        if not isinstance(value, str):
+            return f"must be an http:// or https:// address in quotes {example}"
+        try:
+            parts = urllib.parse.urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            return f"is not a web address {example}"
+        if "@" in parts.netloc:
+            # The file, the console, ingest_runs.error and /health would all show the password.
+            return f"must not carry a user name or password (user:password@host): {credentials_hint}"
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return f"must be an http:// or https:// address with a host name {example}"
+        return None
+
+    return check
+
+
+POSITIVE_SECONDS = _number(0, above=True)
+RETRY_OPTIONS: dict[str, OptionCheck] = {
+    "attempts": _whole_number(1),
+    "base_delay_seconds": _number(0),
+    "factor": _number(1),
+    "max_delay_seconds": _number(0),
+}
+# Every option each kind reads, with what it accepts; anything else in a table is refused at load time.
+# Secrets appear under their option name (password), written in the file as password_env.
+KIND_OPTIONS: dict[str, dict[str, OptionCheck]] = {
+    "simulator": {"seed": _whole_number(), "backfill_days": _whole_number(0)},
+    "sql": {
+        "url": _text,
+        "password": _text,
+        "schema": _text,
+        "table": _text,
+        "columns": _table_of_text,
+        "values": _table_of_tables,
+        "history": _table_of_text,
+        "page_size": _whole_number(1),
+        "timezone": _text,
+        "source": _text,
+    },
+    "open311": {
+        "base_url": _web_url("remove them from the URL: the Open311 connector reads public endpoints and sends no login"),
+        "source": _text,
+        "jurisdiction_id": _text,
+        "page_size": _whole_number(1),
+        "backfill_days": _whole_number(0),
+        "lookback_days": _whole_number(0),
+        "window_days": _whole_number(1),
+        "timeout_seconds": POSITIVE_SECONDS,
+        "unit_prefix": _text,
+        "unit_label": _text,
+        "status_map": _table_of_text,
+        "channel": _text,
+        "coordinate_digits": _whole_number(0),
+    },
+    "json_http": {
+        "url": _web_url(
+            'write the user name as username = "…" and the password as password_env = "VARIABLE" '
+            "(or a bearer token as token_env), then export that variable"
+        ),
+        "mapping": _text,
+        "params": _table,
+        "records_path": _text,
+        "cursor_param": _text,
+        "cursor_format": _text,
+        "pagination": _text,
+        "page_param": _text,
+        "page_size_param": _text,
+        "page_size": _whole_number(1),
+        "first_page": _whole_number(0),
+        "next_path": _text,
+        "username": _text,
+        "password": _text,
+        "token": _text,
+        "user_agent": _text,
+        "timeout_seconds": POSITIVE_SECONDS,
+    },
+    "file_drop": {"folder": _text, "mapping": _text, "target": _text, "settle_seconds": _number(0)},
+}
 
 # Each kind builds its connector from a SourceConfig.
 CONNECTOR_KINDS: dict[str, Callable[[Database, SourceConfig], Connector]] = {
@@ -245,5 +420,11 @@ def build_connector(db: Database, config: SourceConfig) -> Connector:
     """The connector a source declares; every kind but the simulator is named after the source (cursor and health per source).
 
     The simulator keeps its fixed name, under which its cursor and sample history are stored.
+    An option a connector refuses (a ValueError) becomes a SourceConfigError naming the source.
     """
-    return CONNECTOR_KINDS[config.kind](db, config)
+    try:
+        return CONNECTOR_KINDS[config.kind](db, config)
+    except SourceConfigError:
+        raise
+    except ValueError as error:
+        raise config.problem(str(error)) from error

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -58,6 +58,9 @@ class HistoryTable:
     dossier_id: str = "ma_ho_so"
     status: str = "trang_thai"
     at: str = "thoi_diem"
+
+
+HISTORY_OPTIONS = ("table", "dossier_id", "status", "at")  # the fields of HistoryTable, in a sources file's [history]
 
 
 @dataclass(frozen=True)
@@ -145,25 +148,46 @@ class SqlConnector:
 
     @classmethod
     def from_config(cls, config: SourceConfig) -> SqlConnector:
+        """``kind = "sql"``: ``url`` and the options of ``__init__`` (names and types checked by the sources file)."""
         history_spec = config.option("history")
         history = None
         if history_spec:
-            if not isinstance(history_spec, Mapping) or "table" not in history_spec:
-                from connectors.sources import SourceConfigError
-
-                raise SourceConfigError(f"source '{config.name}': [history] needs table = \"…\"")
-            history = HistoryTable(**{k: str(v) for k, v in history_spec.items()})
+            unknown = set(history_spec) - set(HISTORY_OPTIONS)
+            if unknown or "table" not in history_spec:
+                problem = f"unknown option(s) {', '.join(sorted(unknown))}" if unknown else 'needs table = "…"'
+                raise config.problem(f"[history] {problem}; allowed: {', '.join(HISTORY_OPTIONS)}")
+            history = HistoryTable(**history_spec)
+        columns = config.option("columns") or {}
+        unknown_columns = set(columns) - set(DEFAULT_COLUMNS) - set(OPTIONAL_CANONICAL)
+        if unknown_columns:
+            raise config.problem(
+                f"[columns] has no canonical dossier column named {', '.join(sorted(unknown_columns))}; "
+                f"use {', '.join([*DEFAULT_COLUMNS, *OPTIONAL_CANONICAL])}"
+            )
+        timezone = config.option("timezone", "Asia/Ho_Chi_Minh")
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise config.problem(f"timezone {timezone!r} is not a known IANA time zone (e.g. Asia/Ho_Chi_Minh)") from None
+        url = config.require("url")
+        try:
+            sa.engine.make_url(url)
+        except sa_exc.ArgumentError:
+            # Not echoed: a URL may hold a password.
+            raise config.problem(
+                "url is not a SQLAlchemy database URL (e.g. postgresql+psycopg://reader@host:5432/motcua)"
+            ) from None
         return cls(
             config.name,
-            str(config.require("url")),
+            url,
             password=config.option("password"),
-            table=str(config.option("table", "ho_so")),
+            table=config.option("table", "ho_so"),
             schema=config.option("schema"),
-            columns=config.option("columns"),
+            columns=columns,
             values=config.option("values"),
             history=history,
-            page_size=int(config.option("page_size", DEFAULT_PAGE_SIZE)),
-            timezone=str(config.option("timezone", "Asia/Ho_Chi_Minh")),
+            page_size=config.option("page_size", DEFAULT_PAGE_SIZE),
+            timezone=zone,
             source=config.option("source"),
             interval_seconds=config.interval_seconds,
             retry=config.retry,

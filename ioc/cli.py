@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import logging
 import math
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pandas as pd
 
 from ioc.config import Config
 from ioc.db import Database, StoreLockedError
+
+if TYPE_CHECKING:
+    from connectors.sources import SourcesFile
 
 
 def _parse_date(text: str) -> date:
@@ -293,20 +300,29 @@ def run_report(db: Database, args: argparse.Namespace) -> int:
 
 def run_ingest(db: Database, args: argparse.Namespace) -> int:
     from connectors.base import SourceError, run_connector
-    from connectors.sources import SourceConfigError, build_connector, load_sources
+    from connectors.sources import SourceConfigError, build_connector, read_sources_file
     from ioc.config import Config
 
     try:
-        sources = load_sources(args.sources or Config.load().sources_file)
-        if args.source not in sources:
-            print(f"error: no source '{args.source}' in the sources file (it has: {', '.join(sorted(sources))})", file=sys.stderr)
-            return 2
-        connector = build_connector(db, sources[args.source])
+        # Read table by table, as the app does: another table's problem must not stop this source.
+        sources_file = read_sources_file(args.sources or Config.load().sources_file)
     except SourceConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.source in sources_file.problems:
+        print(f"error: {sources_file.path}: {sources_file.problems[args.source]}", file=sys.stderr)
+        return 2
+    if args.source not in sources_file.sources:
+        print(_unknown_source(args.source, sources_file), file=sys.stderr)
+        return 2
     try:
-        result = run_connector(db, connector)
+        connector = build_connector(db, sources_file.sources[args.source])
+    except SourceConfigError as error:
+        print(f"error: {sources_file.path}: {error}", file=sys.stderr)
+        return 2
+    try:
+        with _retry_warnings_on_stderr():
+            result = run_connector(db, connector)
     except (SourceError, OSError) as error:
         # ingest_batches already stored the error for /health; the batches before it stay committed.
         print(f"error: source {args.source} failed: {error}", file=sys.stderr)
@@ -316,7 +332,42 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
         if callable(close):
             close()
     print(f"{args.source}: {result.rows_read} rows read, {result.rows_upserted} upserted, {result.rows_rejected} rejected")
+    if result.refused:
+        # The rest landed, but a file was refused whole: a script running this must notice.
+        print(f"error: {result.refused} file(s) could not be read and were moved to failed/ (reasons above)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _unknown_source(name: str, sources_file: SourcesFile) -> str:
+    """Says the name is not declared, lists the names that are, and why any of them cannot be used."""
+    declared = sorted([*sources_file.sources, *sources_file.problems])
+    lines = [f"error: no source '{name}' in {sources_file.path}; it declares: {', '.join(declared)}"]
+    lines += [f"  cannot be used: {problem}" for problem in sources_file.problems.values()]
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _retry_warnings_on_stderr() -> Iterator[None]:
+    """Show the connectors' warnings (each retry, each dropped file refused) on stderr; run_ingest prints the outcome."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+def _store_problem(path: Path, error: duckdb.IOException) -> str:
+    """One line on why ``--db`` cannot be opened: most often a path naming some other file."""
+    if path.is_dir():
+        return f"--db {path} is a directory, not a DuckDB store file"
+    if "not a valid DuckDB database file" in str(error):
+        return f"--db {path} is not a DuckDB store (give a .duckdb file, or a new path to create one)"
+    return f"cannot open the store {path}: {str(error).removeprefix('IO Error: ')}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         db = open_store(db_path)
     except StoreLockedError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except duckdb.IOException as error:
+        print(f"error: {_store_problem(db_path, error)}", file=sys.stderr)
         return 1
     try:
         if args.command == "import":

@@ -39,7 +39,8 @@ class Database:
         try:
             self._root = duckdb.connect(str(path))
         except duckdb.IOException as error:
-            if "lock" in str(error).lower():
+            # DuckDB's words for a file another process holds (a path with "lock" in it is not that).
+            if "could not set lock on file" in str(error).lower():
                 raise StoreLockedError(
                     f"The store {path} is in use by another process (is the app running?). "
                     "Stop it or pass --db with another file."

@@ -60,6 +60,10 @@ def connector_health(
         if failing:
             stale = True
         run = runs.get(name)
+        if last_error is None and run is not None and run[0] == "ok" and run[6]:
+            # The last run landed but refused something whole (a dropped file that cannot be read): that is the
+            # source's error to show until a later run stores something.
+            last_error, last_error_at = run[6], run[2] or run[1]
         report.append(
             {
                 "connector": name,

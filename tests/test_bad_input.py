@@ -54,6 +54,13 @@ def test_missing_required_column_is_a_clear_error_and_nothing_is_written(
     canonical.write_text("unit_code,status,received_at\n20194,new,2025-11-03T08:00:00\n", encoding="utf-8")
     with pytest.raises(FileReadError, match="the header has no 'ticket_id' column"):
         import_csv(store, "hotline", canonical)
+    # Not only the key: without unit_code or status every row would be rejected, so the file is refused once.
+    canonical.write_text("ticket_id,recieved_at,status\nT-1,2025-11-03T08:00:00,new\n", encoding="utf-8")
+    with pytest.raises(
+        FileReadError, match="the header has no 'unit_code', 'received_at' columns, which every hotline row needs"
+    ):
+        import_csv(store, "hotline", canonical)
+    assert store.scalar("SELECT count(*) FROM rejects") == 0
 
 
 def test_unparseable_and_impossible_dates_are_rejected_with_the_reason(

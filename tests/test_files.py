@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,11 +14,13 @@ import duckdb
 import openpyxl
 import pytest
 
-from connectors.base import read_cursor, run_connector
+from connectors.base import SourceError, read_cursor, run_connector
 from connectors.files import FileDropConnector, FileReadError, import_file, read_table
 from connectors.mapping import load_mapping
 from ioc.config import PROJECT_ROOT
+from ioc.csv_import import import_csv
 from ioc.db import Database
+from ioc.health import connector_health, source_status
 from tests.test_mapping import PERSONAL_VALUES, VN_HEADER, stored_text, vn_row, write_mapping
 
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
@@ -102,9 +105,16 @@ def test_dropped_files_are_imported_moved_and_reported(store: Database, tmp_path
     (folder / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     (folder / "ghi-chu.docx").write_text("not for us", encoding="utf-8")
     result = run_connector(store, connector)
-    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (2, 1, 1)
+    # One row of ngay-03.csv and the whole of broken.xlsx are rejected.
+    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (2, 1, 2)
     assert sorted(p.name for p in (folder / "processed").iterdir()) == ["ngay-03.csv", "ngay-03.csv.report.txt"]
     assert sorted(p.name for p in (folder / "failed").iterdir()) == ["broken.xlsx", "broken.xlsx.report.txt"]
+    refused = store.execute("SELECT raw_row, reason FROM rejects WHERE reason LIKE 'broken.xlsx%'")
+    assert len(refused) == 1 and json.loads(refused[0][0]) == {"file": "broken.xlsx", "moved_to": "failed/broken.xlsx"}
+    assert "not a readable XLSX workbook" in refused[0][1] and "moved to failed/broken.xlsx" in refused[0][1]
+    # Every screen's source panel reads connector_health: the source shows the failed file as its error.
+    (health,) = [item for item in connector_health(store) if item["connector"] == connector.name]
+    assert source_status(health) == "error" and "broken.xlsx" in health["last_error"]
     assert (folder / "ghi-chu.docx").exists()
     report = (folder / "processed" / "ngay-03.csv.report.txt").read_text(encoding="utf-8")
     assert "rows read: 2" in report and "rows stored" in report and ": 1\n" in report and "rows rejected: 1" in report
@@ -112,6 +122,36 @@ def test_dropped_files_are_imported_moved_and_reported(store: Database, tmp_path
     failed = (folder / "failed" / "broken.xlsx.report.txt").read_text(encoding="utf-8")
     assert "outcome: failed" in failed and "not a readable XLSX workbook" in failed
     assert not [v for v in PERSONAL_VALUES if v in report or v in stored_text(store)]
+
+
+def test_a_failed_file_is_the_sources_error_until_a_later_file_lands(store: Database, tmp_path: Path) -> None:
+    folder, connector = make_drop(tmp_path, store)
+    (folder / "empty.csv").write_text("", encoding="utf-8")
+    run_connector(store, connector)
+    run_connector(store, connector)  # a quiet run (nothing new) keeps the last run's error on show
+
+    def health() -> dict[str, object]:
+        return next(item for item in connector_health(store) if item["connector"] == connector.name)
+
+    assert source_status(health()) == "error" and "empty.csv is empty" in str(health()["last_error"])
+    (folder / "ngay-04.csv").write_text(vn_csv(vn_row("PA-9")), encoding="utf-8")
+    run_connector(store, connector)
+    assert health()["last_error"] is None and source_status(health()) == "unscheduled"
+
+
+def test_a_missing_drop_folder_is_an_error_not_a_quiet_folder(store: Database, tmp_path: Path) -> None:
+    connector = FileDropConnector(tmp_path / "no-such-folder", load_mapping(write_mapping(tmp_path)), db=store)
+    with pytest.raises(SourceError, match="no-such-folder does not exist: create it or correct 'folder'"):
+        run_connector(store, connector)
+    (health,) = [item for item in connector_health(store) if item["connector"] == connector.name]
+    assert source_status(health) == "error" and "does not exist" in health["last_error"]
+
+
+def test_a_json_file_is_refused_with_where_json_goes(tmp_path: Path) -> None:
+    path = tmp_path / "requests.json"
+    path.write_text('[{"service_request_id": "1"}]', encoding="utf-8")
+    with pytest.raises(FileReadError, match=r"requests\.json is JSON, not a CSV or XLSX file: a JSON API is read by a json_http"):
+        read_table(path)
 
 
 def test_dropping_the_same_file_again_adds_nothing(store: Database, tmp_path: Path) -> None:
@@ -131,7 +171,8 @@ def test_dropping_the_same_file_again_adds_nothing(store: Database, tmp_path: Pa
     assert read_cursor(store, connector.name) == cursor
     processed = sorted(p.name for p in (folder / "processed").iterdir())
     assert processed == ["a-2.csv", "a-2.csv.report.txt", "a-copy.csv", "a-copy.csv.report.txt", "a.csv", "a.csv.report.txt"]
-    assert "already imported: nothing added" in (folder / "processed" / "a-copy.csv.report.txt").read_text(encoding="utf-8")
+    duplicate_report = (folder / "processed" / "a-copy.csv.report.txt").read_text(encoding="utf-8")
+    assert "already imported: nothing added" in duplicate_report and "encoding:" not in duplicate_report
 
 
 def test_a_file_still_being_written_waits_for_the_next_run(store: Database, tmp_path: Path) -> None:
@@ -142,6 +183,33 @@ def test_a_file_still_being_written_waits_for_the_next_run(store: Database, tmp_
     assert run_connector(store, connector).rows_read == 0 and path.exists()
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime - 120))
     assert run_connector(store, connector).rows_read == 1 and not path.exists()
+
+
+def test_importing_the_same_file_again_rewrites_nothing_and_records_no_reject_twice(store: Database, tmp_path: Path) -> None:
+    path = tmp_path / "hotline.csv"
+    header = "ticket_id,unit_code,status,received_at,answered_at,updated_at\n"
+    rows = [
+        "PA-1,20194,processing,2025-11-03T08:30:00,,2025-11-03T09:00:00",
+        "PA-2,20194,bỏ qua,2025-11-03T08:30:00,,2025-11-03T09:00:00",
+        "PA-3,20194,new,2025-11-03T08:40:00,,2025-11-03T09:00:00",
+    ]
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    first = import_csv(store, "hotline", path)
+    stored = store.execute("SELECT ticket_id, ingested_at FROM hotline_tickets ORDER BY 1")
+    assert (first.result.rows_upserted, first.result.rows_rejected, len(stored)) == (2, 1, 2)
+
+    again = import_csv(store, "hotline", path)
+    # Still read and checked (the bad row is counted again), but nothing is written twice.
+    assert (again.result.rows_read, again.result.rows_upserted, again.result.rows_rejected) == (3, 0, 1)
+    assert store.execute("SELECT ticket_id, ingested_at FROM hotline_tickets ORDER BY 1") == stored
+    assert store.scalar("SELECT count(*) FROM rejects") == 1
+
+    # A row whose content changed is written even with the same updated_at (among equals the later read wins).
+    rows[0] = "PA-1,20194,answered,2025-11-03T08:30:00,2025-11-03T08:55:00,2025-11-03T09:00:00"
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    changed = import_csv(store, "hotline", path)
+    assert (changed.result.rows_upserted, store.scalar("SELECT count(*) FROM rejects")) == (1, 1)
+    assert store.scalar("SELECT status FROM hotline_tickets WHERE ticket_id = 'PA-1'") == "answered"
 
 
 def test_cli_import_with_a_mapping(tmp_path: Path) -> None:

@@ -131,3 +131,10 @@ def test_sources_file_kind_json_http_takes_secrets_from_the_environment(store: D
     config = parse_sources(data, {"IOC_SRC_GOPY_PASSWORD": "secret"})["gopy"]
     assert run_connector(store, build_connector(store, config)).rows_upserted == 12
     assert gopy.headers[-1]["User-Agent"] == "Mozilla/5.0"
+
+
+def test_a_gopy_record_without_its_source_channel_counts_as_web() -> None:
+    mapping = load_mapping(MAPPING)
+    assert mapping.to_canonical({"nguonGopY": None})["channel"] == "web"
+    assert mapping.to_canonical({"nguonGopY": "Zalo"})["channel"] == "zalo"
+    assert mapping.to_canonical({"nguonGopY": "Fax"})["channel"] == "other"

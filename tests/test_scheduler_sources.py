@@ -31,6 +31,7 @@ def sources_file(folder: Path, text: str) -> Path:
 def drop_source(folder: Path, name: str = "offices", interval: int = 1) -> str:
     """A [sources.NAME] table for a file-drop source watching ``folder/drop`` through a test mapping."""
     mapping = write_mapping(folder)
+    (folder / "drop").mkdir(exist_ok=True)  # a folder that does not exist is the source's error
     return (
         f'[sources.{name}]\nkind = "file_drop"\ninterval_seconds = {interval}\n'
         f'folder = "{folder / "drop"}"\nmapping = "{mapping}"\nsettle_seconds = 0\n'
@@ -169,7 +170,7 @@ def test_a_source_that_cannot_start_is_named_with_the_fix_and_the_others_still_r
     problems = "\n".join(plan.problems)
     assert f"environment variable {SECRET_VARIABLE} is not set" in problems
     assert "source 'ftp': kind must be one of" in problems
-    assert "source 'scans' (kind file_drop) cannot start" in problems and "nope.toml" in problems
+    assert f"source 'scans' (kind file_drop): mapping file {tmp_path / 'nope.toml'} not found" in problems
     assert all(problem.startswith(f"{path}: ") for problem in plan.problems)  # every message names the file
     assert "onestop" in err and "ftp" in err and "scans" in err and "the other sources still run" in err
     assert "offices (1 s)" in out
@@ -185,6 +186,21 @@ def test_a_source_that_cannot_start_is_named_with_the_fix_and_the_others_still_r
     drop_csv(tmp_path, "PA-OK-1")
     assert run_once(store, plan.connectors[0])
     assert store.scalar("SELECT count(*) FROM hotline_tickets WHERE ticket_id = 'PA-OK-1'") == 1
+
+
+def test_a_password_written_in_a_url_is_refused_and_never_stored_or_printed(store: Database, tmp_path: Path) -> None:
+    path = sources_file(
+        tmp_path,
+        '[sources.api]\nkind = "json_http"\nurl = "http://admin:s3cr3t@127.0.0.1:59999/api"\n'
+        'mapping = "mappings/gopy_danang.toml"\n',
+    )
+    plan = plan_connectors(store, Config.load(sources_file=str(path)))
+    assert plan.connectors == []
+    out, err = printed(plan)
+    error = health_of(store, "api")["last_error"]
+    assert "url must not carry a user name or password" in error and "password_env" in error
+    # /health serves last_error to anyone: neither it nor the console may show the password.
+    assert "s3cr3t" not in error + out + err + "".join(plan.problems)
 
 
 def test_a_missing_secret_does_not_hide_the_variable_once_it_is_set(
