@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from ioc.calendar import calendar_from_store
-from ioc.canonical import Normalizer, Reference, RowError, normalize_dossier, normalize_hotline
+from ioc.canonical import Normalizer, Reference, RowError, former_unit_index, normalize_dossier, normalize_hotline
 from ioc.canonical_sql import POSITION, StagedNormalizer, normalize_dossier_staged
 from ioc.db import Database, run
 from ioc.model import DOSSIER_COLUMNS, HOTLINE_COLUMNS
@@ -198,7 +198,8 @@ def load_reference(db: Database) -> Reference:
     procedures = {
         code: (sector, days) for code, sector, days in db.execute("SELECT procedure_code, sector, legal_days FROM procedures")
     }
-    return Reference(units, procedures, calendar_from_store(db))
+    former = former_unit_index(db.execute("SELECT unit_code, full_name, merged_from FROM units WHERE merged_from IS NOT NULL"))
+    return Reference(units, procedures, calendar_from_store(db), former)
 
 
 def _raw_text(row: Mapping[str, Any]) -> str:

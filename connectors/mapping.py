@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import TARGETS, Batch, Target
-from ioc.canonical import Reference, RowError, parse_bool, parse_choice, parse_dossier_status
+from ioc.canonical import Reference, RowError, match_key, parse_bool, parse_choice, parse_dossier_status
 from ioc.model import (
     DOSSIER_CHANNELS,
     HOTLINE_CHANNELS,
@@ -104,11 +104,6 @@ class MappingError(ValueError):
 def nfc(text: str) -> str:
     """Unicode NFC: legacy Vietnamese encodings and macOS produce decomposed tone marks."""
     return unicodedata.normalize("NFC", text)
-
-
-def match_key(text: str) -> str:
-    """How names and values are compared: NFC, case-folded, inner whitespace collapsed."""
-    return " ".join(nfc(text).casefold().split())
 
 
 def _blank(value: Any) -> bool:

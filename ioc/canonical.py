@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -40,6 +42,58 @@ class Reference:
     unit_codes: frozenset[str]
     procedures: Mapping[str, tuple[str, int]]  # procedure_code -> (sector, legal_days)
     calendar: WorkingCalendar
+    # match_key of a commune's name or code from before the July 2025 merger -> the units it became part of
+    # ("Phường Hải Vân (20194)"): an export still naming it gets a reject reason that says where it went.
+    former_units: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+# The five Vietnamese tone marks (huyền, sắc, ngã, hỏi, nặng); vowel marks (â, ă, ơ, …) are not among them.
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def match_key(text: str) -> str:
+    """How names and values are compared: case-folded, inner whitespace collapsed, tone marks placed alike.
+
+    Old and new spelling put a tone on different vowels ("Hoà"/"Hòa", "Thuỷ"/"Thủy"), so each word's tone
+    mark moves to its end before comparing; a different tone still makes a different word.
+    """
+    words = unicodedata.normalize("NFD", text).casefold().split()
+    return " ".join(unicodedata.normalize("NFC", _tone_last(word)) for word in words)
+
+
+def _tone_last(word: str) -> str:
+    return "".join(ch for ch in word if ch not in _TONE_MARKS) + "".join(ch for ch in word if ch in _TONE_MARKS)
+
+
+_FORMER_PART = re.compile(r"^\s*(?P<name>.+?)\s*\((?P<code>[0-9]+)(?:,[^)]*)?\)\s*$")
+_UNIT_PREFIXES = ("Phường ", "Xã ", "Thị trấn ", "Đặc khu ")
+MAX_FORMER_TARGETS = 3
+
+
+def former_unit_index(units: Iterable[tuple[str, str, str | None]]) -> dict[str, tuple[str, ...]]:
+    """Reference.former_units from (unit_code, full_name, merged_from) rows.
+
+    merged_from reads "Phường Hòa Hiệp Bắc (20194); Xã Hòa Liên (20296, một phần); …": each former commune is
+    found by its full name, its name without "Phường"/"Xã"/…, or its old code when no current unit has that code.
+    """
+    rows = list(units)
+    current_codes = {code for code, _, _ in rows}
+    index: dict[str, list[str]] = {}
+    for code, full_name, merged_from in rows:
+        for part in (merged_from or "").split(";"):
+            found = _FORMER_PART.match(part)
+            if found is None:
+                continue
+            name, old_code = found["name"], found["code"]
+            keys = {match_key(name), match_key(name.removeprefix(next((p for p in _UNIT_PREFIXES if name.startswith(p)), "")))}
+            if old_code not in current_codes:
+                keys.add(old_code)
+            for key in keys:
+                targets = index.setdefault(key, [])
+                if f"{full_name} ({code})" not in targets:
+                    targets.append(f"{full_name} ({code})")
+    # A bare name shared by communes of several provinces would list too many to help.
+    return {key: tuple(targets) for key, targets in index.items() if len(targets) <= MAX_FORMER_TARGETS}
 
 
 def _blank(value: Any) -> bool:
@@ -140,7 +194,13 @@ def _required_id(row: Mapping[str, Any], column: str) -> str:
 def _unit(row: Mapping[str, Any], reference: Reference) -> str:
     unit_code = _required_id(row, "unit_code")
     if unit_code not in reference.unit_codes:
-        raise RowError(f"unit_code: '{unit_code}' is not a known unit")
+        became = reference.former_units.get(match_key(unit_code), ())
+        hint = ""
+        if len(became) == 1:
+            hint = f"; since 1 July 2025 it is part of {became[0]}: map it there"
+        elif became:
+            hint = f"; since 1 July 2025 its area is split between {', '.join(became)}: map each row to its new unit"
+        raise RowError(f"unit_code: '{unit_code}' is not a known unit{hint}")
     return unit_code
 
 

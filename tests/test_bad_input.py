@@ -110,6 +110,21 @@ def test_unknown_unit_is_rejected_and_the_rest_lands(store: Database, mapping: S
     assert reasons(store) == ["unit_code: 'Xã Atlantis' is not a known unit"]
 
 
+def test_a_commune_from_before_the_merger_is_rejected_saying_where_it_went(
+    store: Database, mapping: SourceMapping, tmp_path: Path
+) -> None:
+    rows = [vn_row("PA-1", unit="Phường Hòa Hiệp Bắc"), vn_row("PA-2", unit="hoà liên"), vn_row("PA-3")]
+    report = import_text(store, mapping, tmp_path, csv_text(*rows))
+    assert tickets(store) == ["PA-3"] and report.result.rows_rejected == 2
+    assert sorted(reasons(store)) == [
+        "unit_code: 'Phường Hòa Hiệp Bắc' is not a known unit; since 1 July 2025 it is part of Phường Hải Vân (20194): "
+        "map it there",
+        # Xã Hòa Liên was split; the name is matched however its tone mark is placed (hoà / hòa).
+        "unit_code: 'hoà liên' is not a known unit; since 1 July 2025 its area is split between Phường Hải Vân (20194), "
+        "Phường Liên Chiểu (20197): map each row to its new unit",
+    ]
+
+
 def test_duplicate_key_within_one_file_keeps_the_newest_version(store: Database, mapping: SourceMapping, tmp_path: Path) -> None:
     answered = vn_row("PA-1", status="Đã trả lời", answered="04/11/2025 10:00")
     # The file has no change-time column, so "newest" is the later row (same updated_at: the last one wins).

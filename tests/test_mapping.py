@@ -10,7 +10,7 @@ import pytest
 
 from connectors.base import ingest_batches
 from connectors.mapping import MappingError, load_mapping, parse_mapping, slug
-from ioc.canonical import RowError
+from ioc.canonical import RowError, match_key
 from ioc.db import Database
 
 # A commune hotline export as an office would send it: Vietnamese headers, words for statuses, names for units.
@@ -89,7 +89,7 @@ def test_columns_values_and_dates_map_onto_the_canonical_row(tmp_path: Path) -> 
     row = mapping.strip(
         dict(zip(VN_HEADER.split(","), vn_row(status="Đã trả lời", answered="04/11/2025 15:00").split(","), strict=True))
     )
-    canonical = mapping.to_canonical(row, {"phường hải vân": "20194"})
+    canonical = mapping.to_canonical(row, {match_key("Phường Hải Vân"): "20194"})
     assert canonical["ticket_id"] == "PA-1" and canonical["status"] == "answered" and canonical["channel"] == "phone"
     assert canonical["unit_code"] == "20194" and canonical["source"] == "tong_dai_1022" and canonical["urgency"] == "normal"
     assert canonical["received_at"].astimezone(UTC) == datetime(2025, 11, 3, 1, 30, tzinfo=UTC)  # naive = Vietnamese time
@@ -156,9 +156,11 @@ def test_unit_names_match_whatever_the_unicode_form_and_case(store: Database, tm
         dict(zip(header, vn_row("PA-2", unit="Hải Vân").split(","), strict=True)),
     ]
     rows.append(dict(zip(header, vn_row("PA-3", unit="Phường Không Có").split(","), strict=True)))
+    # The old spelling puts the tone on the other vowel: "Hoà" is the unit spelt "Hòa" (Phường Hòa Khánh, 20200).
+    rows.append(dict(zip(header, vn_row("PA-4", unit="phường hoà khánh").split(","), strict=True)))
     result = ingest_batches(store, mapping.connector_name, [mapping.batch(store, rows)])
-    assert (result.rows_upserted, result.rows_rejected) == (2, 1)
-    assert store.execute("SELECT DISTINCT unit_code FROM hotline_tickets") == [("20194",)]
+    assert (result.rows_upserted, result.rows_rejected) == (3, 1)
+    assert store.execute("SELECT unit_code FROM hotline_tickets ORDER BY ticket_id") == [("20194",), ("20194",), ("20200",)]
     assert store.execute("SELECT reason FROM rejects") == [("unit_code: 'Phường Không Có' is not a known unit",)]
 
 
