@@ -18,7 +18,7 @@ import duckdb
 
 from connectors.base import Batch, StagedRows, Target, load_reference
 from connectors.files import guess_delimiter, numbered_records, utf16_without_bom
-from connectors.mapping import ROW_LINE, guarded_target, nfc
+from connectors.mapping import ROW_FILE, ROW_LINE, guarded_target, nfc
 from ioc.db import Database, run
 from ioc.timeutil import now_utc
 
@@ -114,6 +114,7 @@ def _raw_records(
                 row: dict[str, Any] = {name: fields[column] for column, name in keep}
                 row = {column: row[column] for column in target.columns if column in row}
                 row[ROW_LINE] = start
+                row[ROW_FILE] = path.name
                 found[index] = row
         index += 1
     if index != rows:

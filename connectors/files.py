@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from connectors.base import TARGETS, Batch, BatchResult, SourceError, Target, ingest_batches
 from connectors.mapping import (
     REQUIRED,
+    ROW_FILE,
     ROW_LINE,
     ROW_METADATA,
     ROW_PROBLEM,
@@ -166,7 +167,7 @@ def read_table(path: Path, *, sheet: str | None = None, delimiter: str | None = 
     except OSError as error:
         raise FileReadError(f"cannot read {path}: {error.strerror or error}") from error
     if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(raw, path.name, sheet)
+        return _named(_read_xlsx(raw, path.name, sheet), path.name)
     if path.suffix.lower() in (".json", ".geojson") or raw.lstrip()[:1] == b"{":
         raise FileReadError(
             f"{path.name} is JSON, not a CSV or XLSX file: a JSON API is read by a json_http (or open311) source "
@@ -181,6 +182,12 @@ def read_table(path: Path, *, sheet: str | None = None, delimiter: str | None = 
     table.encoding, table.notes = encoding, notes
     if notes:
         mark_mixed_rows(table)
+    return _named(table, path.name)
+
+
+def _named(table: Table, name: str) -> Table:
+    for row in table.rows:
+        row[ROW_FILE] = name
     return table
 
 

@@ -73,7 +73,8 @@ if TYPE_CHECKING:
 # Keys a reader adds to each raw row: where the row was in the file, and why it cannot be read at all.
 ROW_LINE = "_line"
 ROW_PROBLEM = "_problem"
-ROW_METADATA = (ROW_LINE, ROW_PROBLEM)
+ROW_FILE = "_file"  # the file a row was read from: a reject names the file and the line to correct
+ROW_METADATA = (ROW_LINE, ROW_PROBLEM, ROW_FILE)
 
 TIMESTAMP_COLUMNS = frozenset(
     {"received_at", "due_at", "finished_at", "returned_at", "forwarded_at", "answered_at", "updated_at"}

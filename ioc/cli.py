@@ -250,10 +250,15 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(summary.describe())
-    if summary.result.rejects:
+    result = summary.result
+    if result.rejects:
         print("rejected rows (first 5; all are in the rejects table):")
-        for raw, reason in summary.result.rejects[:5]:
+        for raw, reason in result.rejects[:5]:
             print(f"  {reason}: {raw[:120]}")
+    if result.rows_read and result.rows_rejected == result.rows_read:
+        # Nothing landed: most often the wrong mapping or a changed export format, which a script must notice.
+        print("error: every row was rejected (reasons above); nothing was imported", file=sys.stderr)
+        return 1
     return 0
 
 

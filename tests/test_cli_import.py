@@ -80,3 +80,18 @@ def test_a_long_import_says_what_it_is_doing_on_stderr(tmp_path: Path) -> None:
         "… 50,000 / 120,000", "… 100,000 / 120,000", "… 120,000 / 120,000",
     ]  # fmt: skip
     assert "read 120,000 rows; storing them" in by_rows.stderr
+
+
+def test_a_file_whose_every_row_is_rejected_exits_non_zero(tmp_path: Path) -> None:
+    data = tmp_path / "hotline.csv"
+    data.write_text(
+        "ticket_id,unit_code,status,received_at\nT-1,99999,new,2025-11-03T08:00:00\nT-2,20194,??,2025-11-03T08:00:00\n"
+    )
+    proc = run_cli("--db", str(tmp_path / "s.duckdb"), "import", "hotline", str(data))
+    assert proc.returncode == 1
+    assert "hotline.csv: 2 rows read, 0 upserted, 2 rejected" in proc.stdout
+    assert "error: every row was rejected (reasons above); nothing was imported" in proc.stderr
+    data.write_text(
+        "ticket_id,unit_code,status,received_at\nT-1,99999,new,2025-11-03T08:00:00\nT-3,20194,new,2025-11-03T08:00:00\n"
+    )
+    assert run_cli("--db", str(tmp_path / "s.duckdb"), "import", "hotline", str(data)).returncode == 0

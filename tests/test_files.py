@@ -119,6 +119,9 @@ def test_dropped_files_are_imported_moved_and_reported(store: Database, tmp_path
     report = (folder / "processed" / "ngay-03.csv.report.txt").read_text(encoding="utf-8")
     assert "rows read: 2" in report and "rows stored" in report and ": 1\n" in report and "rows rejected: 1" in report
     assert "1: unit_code: 'Phường Không Có' is not a known unit" in report
+    # The reject names the file and line to correct.
+    (bad_row,) = [json.loads(raw) for (raw,) in store.execute("SELECT raw_row FROM rejects WHERE reason LIKE 'unit_code%'")]
+    assert (bad_row["_file"], bad_row["_line"]) == ("ngay-03.csv", "3")
     failed = (folder / "failed" / "broken.xlsx.report.txt").read_text(encoding="utf-8")
     assert "outcome: failed" in failed and "not a readable XLSX workbook" in failed
     assert not [v for v in PERSONAL_VALUES if v in report or v in stored_text(store)]
