@@ -119,6 +119,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.sources": ("Nguồn", "Sources"),
     "wall.source_ok": ("đúng hạn", "on time"),
     "wall.source_stale": ("chậm cập nhật", "stale"),
+    "wall.sources_ok_count": ("{count} nguồn đúng hạn", "{count} on time"),
+    "wall.sources_more": ("{count} nguồn khác có sự cố", "{count} more in trouble"),
     "wall.change_day": ("so với cùng giờ hôm qua", "vs same time yesterday"),
     "wall.change_month": ("so với cùng thời điểm tháng trước", "vs same time last month"),
     "wall.change_day_whole": ("so với hôm qua", "vs yesterday"),

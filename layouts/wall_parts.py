@@ -77,12 +77,48 @@ def source_marker(item: dict[str, Any], lang: str) -> html.Span:
     )
 
 
+# Beside the title at 1080p the header has room for this many named markers on one line.
+NAMED_SOURCES = 2
+_IN_TROUBLE = ("error", "stale", "waiting")
+
+
+def source_markers(report: list[dict[str, Any]], lang: str) -> list[html.Span]:
+    """The sources' markers, worst first. A province has several sources: when they are more than the header
+    holds, the worst keeps its own marker, the others in trouble become one count and the healthy ones another;
+    the alert strip and the tooltips still name every one."""
+    from ioc.health import SOURCE_STATUSES, source_status
+
+    ranked = sorted(report, key=lambda item: SOURCE_STATUSES.index(source_status(item)))
+    if len(ranked) <= NAMED_SOURCES:
+        return [source_marker(item, lang) for item in ranked]
+    trouble = [item for item in ranked if source_status(item) in _IN_TROUBLE]
+    healthy = [item for item in ranked if source_status(item) not in _IN_TROUBLE]
+    shown, more = trouble[:1], trouble[1:]
+    markers = [source_marker(item, lang) for item in shown]
+    if more:
+        worst = source_status(more[0])
+        markers.append(_count_marker(worst, t("wall.sources_more", lang, count=len(more)), more))
+    if healthy:
+        markers.append(_count_marker("ok", t("wall.sources_ok_count", lang, count=len(healthy)), healthy))
+    return markers
+
+
+def _count_marker(status: str, text: str, items: list[dict[str, Any]]) -> html.Span:
+    _, icon = SOURCE_BADGE[status]
+    names = ", ".join(str(item["connector"]) for item in items)
+    return html.Span(
+        [html.Span(icon, className="source-icon", **_ARIA_HIDDEN), text],
+        className=f"wall-source wall-source-{status} wall-source-count",
+        title=names,
+    )
+
+
 def header_status(lang: str) -> list[Any]:
-    """Data time and one marker per source (DESIGN §5): on time, stale or failing, with how long since its last success."""
+    """Data time and the sources' markers (DESIGN §5): on time, stale or failing, with how long since the last success."""
     from ioc import health
 
     report = data_health()
-    sources = [source_marker(item, lang) for item in report]
+    sources = source_markers(report, lang)
     return [
         html.Div(
             [

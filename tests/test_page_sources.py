@@ -257,3 +257,67 @@ def test_a_wall_marks_a_failing_source_with_a_word_since_when_and_its_error_as_a
     assert "wall-source-ok" in classes(markers["simulator"]) and text(markers["simulator"]) == "✓ simulator: đúng hạn"
     alerts = next(node for node in nodes(json.loads(page)) if "alert-stale" in classes(node))
     assert "Nguồn lỗi hoặc chậm cập nhật" in text(alerts) and text(alerts).endswith("gopy")
+
+
+def _health_item(name: str, status: str) -> dict[str, Any]:
+    """A connector_health item in one of the states source_status tells apart."""
+    failing = status == "error"
+    return {
+        "connector": name,
+        "last_error": "SourceError: HTTP 503" if failing else None,
+        "failing": failing,
+        "stale": status == "stale",
+        "last_success_at": None if status == "waiting" else "2026-11-23T08:00:00+00:00",
+        "lag_seconds": None if status == "waiting" else 120.0,
+    }
+
+
+def _shown(component: Any) -> str:
+    from plotly.utils import PlotlyJSONEncoder
+
+    return text(json.loads(json.dumps(component, cls=PlotlyJSONEncoder)))
+
+
+def test_many_sources_fit_the_wall_header_worst_first_and_the_rest_counted() -> None:
+    from layouts.wall_parts import source_markers
+
+    two = source_markers([_health_item("sim", "ok"), _health_item("gopy", "error")], "vi")
+    assert [_shown(marker) for marker in two] == ["✕ gopy: lỗi · 2 phút trước", "✓ sim: đúng hạn"]
+
+    report = [_health_item(name, status) for name, status in
+              [("sim", "ok"), ("motcua", "stale"), ("gopy", "error"), ("offices", "ok"), ("scans", "waiting")]]  # fmt: skip
+    markers = source_markers(report, "en")
+    assert [_shown(marker) for marker in markers] == [
+        "✕ gopy: error · 2 min ago",
+        "⚠ 2 more in trouble",
+        "✓ 2 on time",
+    ]
+    # The counted ones are named in the tooltip (and in the alert strip).
+    assert [marker.title for marker in markers[1:]] == ["motcua, scans", "sim, offices"]
+    assert "wall-source-stale" in str(markers[1].className)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
+def test_a_wall_with_many_sources_in_trouble_keeps_its_title_and_one_line_of_markers(  # type: ignore[no-untyped-def]
+    dash_duo, app: dash.Dash, db: Database, width: int, height: int
+) -> None:
+    from tests.test_wall import _assert_fits, _set_viewport
+
+    for name in ("motcua_sql", "hotline_1022"):
+        fail(db, name, "timed out after 30 s")
+    dash_duo.start_server(app)
+    driver = dash_duo.driver
+    _set_viewport(driver, width, height)
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/city", timeout=15)
+    dash_duo.wait_for_element("#wall-city-received-today-value", timeout=15)
+    dash_duo.wait_for_contains_text(".wall-sources", "2 nguồn khác có sự cố", timeout=15)
+    title = dash_duo.find_element(".wall-title")
+    assert title.text == "Tổng quan thành phố Đà Nẵng"
+    assert driver.execute_script("var e = arguments[0]; return e.scrollWidth <= e.clientWidth", title), "title cut"
+    tops = driver.execute_script(
+        "return [].map.call(document.querySelectorAll('.wall-source'), function (e) { return e.offsetTop; })"
+    )
+    assert len(tops) == 3 and len(set(tops)) == 1, tops  # worst one named, the rest counted, on one line
+    _assert_fits(driver)
+    assert dash_duo.get_logs() == []
