@@ -293,8 +293,9 @@ def test_many_sources_fit_the_wall_header_worst_first_and_the_rest_counted() -> 
         "✓ 2 on time",
     ]
     # The counted ones are named in the tooltip (and in the alert strip).
-    assert [marker.title for marker in markers[1:]] == ["motcua, scans", "sim, offices"]
-    assert "wall-source-stale" in str(markers[1].className)
+    props = [marker.to_plotly_json()["props"] for marker in markers[1:]]
+    assert [prop["title"] for prop in props] == ["motcua, scans", "sim, offices"]
+    assert "wall-source-stale" in props[0]["className"]
 
 
 @pytest.mark.browser
