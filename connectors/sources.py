@@ -201,15 +201,13 @@ def resolve_secrets(name: str, options: Mapping[str, Any], environ: Mapping[str,
 def _simulator(db: Database, config: SourceConfig) -> Connector:
     from connectors.simulator import Simulator
 
-    simulator = Simulator.from_store(
+    # Always known as "simulator" (its rows' source, its cursor): the scheduler keeps one, and runs it first.
+    return Simulator.from_store(
         db,
         seed=int(config.option("seed", 42)),
         backfill_days=int(config.option("backfill_days", 120)),
         interval_seconds=config.interval_seconds,
     )
-    # Known by the name the sources file gives it (ingest --source, /health), like every other kind.
-    simulator.name = config.name
-    return simulator
 
 
 def _sql(db: Database, config: SourceConfig) -> Connector:

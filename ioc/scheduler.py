@@ -184,8 +184,9 @@ def run_once(db: Database, connector: Connector) -> bool:
     before = db.data_version
     try:
         run_connector(db, connector)
-    except SourceError:
-        # An expected outage (timeout, HTTP 5xx, bad JSON): ingest_batches logged it in one line and stored it for /health.
+    except SourceError as error:
+        # An expected outage (timeout, HTTP 5xx, bad JSON): one line here; ingest_batches stored it for /health.
+        log.warning("connector %s failed: %s", connector.name, error)
         return False
     except Exception:
         # Stored for /health too; a bug rather than an outage, so the traceback is worth a look.
@@ -196,6 +197,8 @@ def run_once(db: Database, connector: Connector) -> bool:
             cache.warm(db)
         except Exception:
             log.exception("warming the snapshot cache failed")
+        # After the rows are visible and the cache is warm: the next run waits for it, no screen does.
+        db.checkpoint_if_due()
     return True
 
 

@@ -318,10 +318,3 @@ def test_a_sql_source_checks_its_url_zone_history_and_columns(store: Database, o
 def test_an_option_a_connector_refuses_names_the_source(store: Database, kind: str, options: dict, message: str) -> None:
     with pytest.raises(SourceConfigError, match=f"source 'x' \\(kind {kind}\\): {message}"):
         build_connector(store, parse_sources(parsed(kind, **options), environ={})["x"])
-
-
-def test_a_simulator_source_goes_by_the_name_the_file_gives_it(store: Database) -> None:
-    source = build_connector(
-        store, parse_sources({"sources": {"demo": {"kind": "simulator", "backfill_days": 0}}}, environ={})["demo"]
-    )
-    assert source.name == "demo"

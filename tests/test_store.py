@@ -155,3 +155,40 @@ def test_a_new_calendar_override_rebuilds_the_kpi_aggregates_on_reopen(tmp_path:
             assert compute_from_aggregates(reopened, period) == compute(reopened, period)
     finally:
         reopened.close()
+
+
+def _write_some_rows(db: Database, count: int = 20_000) -> None:
+    db.execute_write(
+        f"""INSERT INTO rejects SELECT nextval('reject_ids'), 'test', NULL, 'row ' || i, 'a reason', now()
+            FROM range({count}) AS t(i)"""
+    )
+
+
+def test_the_log_is_checkpointed_between_runs_once_it_is_due(tmp_path: Path) -> None:
+    db = open_store(tmp_path / "s.duckdb")
+    try:
+        _write_some_rows(db)
+        written = db.wal_bytes()
+        assert written > 0  # the commit left its rows in the log
+        assert db.checkpoint_if_due(wal_bytes=written + 1) is False and db.wal_bytes() == written
+        assert db.checkpoint_if_due(wal_bytes=written) is True
+        assert db.wal_bytes() == 0 and db.scalar("SELECT count(*) FROM rejects") == 20_000
+    finally:
+        db.close()
+
+
+def test_a_checkpoint_refused_while_a_reader_is_busy_is_left_for_later(tmp_path: Path) -> None:
+    db = open_store(tmp_path / "s.duckdb")
+    reader = db._root.cursor()
+    try:
+        # A result not read to its end keeps the reader's transaction open; once a write commits after it,
+        # DuckDB refuses to checkpoint (the reader may still need the old rows).
+        pending = reader.execute("SELECT unit_code FROM units")
+        assert pending.fetchone() is not None
+        _write_some_rows(db)
+        assert db.checkpoint_if_due(wal_bytes=1) is False  # no exception, and the reader is not disturbed
+        assert len(pending.fetchall()) == 93
+        assert db.checkpoint_if_due(wal_bytes=1) is True and db.wal_bytes() == 0
+    finally:
+        reader.close()
+        db.close()
