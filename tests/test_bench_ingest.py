@@ -17,7 +17,8 @@ def test_the_ingest_benchmark_runs_end_to_end_and_keeps_the_other_sections(tmp_p
     assert markdown.startswith(SECTION) and f"Rows stored {report.stored:,}" in markdown
     target = tmp_path / "benchmarks.md"
     target.write_text(
-        "# Benchmarks\n\n## Wall screens\n\nkept\n\n## Ingest\n\nthe previous ingest figures\n\n## KPI engine\n\nkept too\n", encoding="utf-8"
+        "# Benchmarks\n\n## Wall screens\n\nkept\n\n## Ingest\n\nthe previous ingest figures\n\n## KPI engine\n\nkept too\n",
+        encoding="utf-8",
     )
     write_section(markdown, target)
     text = target.read_text(encoding="utf-8")
