@@ -396,22 +396,33 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
     started_at = now_utc()
     try:
         for batch in batches:
-            if run_id is None:
-                run_id = _start_run(db, connector, started_at)
 
-            def write(conn: duckdb.DuckDBPyConnection, batch: Batch = batch, run_id: int = run_id) -> BatchResult:
-                result = write_batch(conn, connector, batch, reference, run_id)
+            def write(
+                conn: duckdb.DuckDBPyConnection, batch: Batch = batch, known_run: int | None = run_id
+            ) -> tuple[BatchResult, int | None]:
+                # The run's row is written with its first batch that changes something: sources read again
+                # (an overlap window, an inclusive cursor, a file imported twice) add nothing and log nothing.
+                this_run = known_run if known_run is not None else int(run(conn, "SELECT nextval('ingest_run_ids')")[0][0])
+                result = write_batch(conn, connector, batch, reference, this_run)
+                if known_run is None and not (result.rows_upserted or result.rows_rejected):
+                    return result, None
+                if known_run is None:
+                    run(
+                        conn,
+                        "INSERT INTO ingest_runs (run_id, connector, started_at, status, rows_read) VALUES (?, ?, ?, 'running', ?)",
+                        [this_run, connector, started_at, total.rows_read],
+                    )
                 # A refused item leaves the run 'ok' (the rest landed) but names itself as the run's error.
                 note = "; ".join(reason for _, reason in batch.refused)[:2000] or None
                 run(
                     conn,
                     """UPDATE ingest_runs SET rows_read = rows_read + ?, rows_upserted = rows_upserted + ?,
                        rows_rejected = rows_rejected + ?, error = nullif(left(concat_ws('; ', error, ?), 2000), '') WHERE run_id = ?""",
-                    [result.rows_read, result.rows_upserted, result.rows_rejected, note, run_id],
+                    [result.rows_read, result.rows_upserted, result.rows_rejected, note, this_run],
                 )
-                return result
+                return result, this_run
 
-            written = db.execute_write_fn(write)
+            written, run_id = db.execute_write_fn(write, bump_version=lambda outcome: outcome[0].rows_upserted > 0)
             total.add(written)
             if batch.on_written is not None:
                 batch.on_written(written)

@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the sources TOML (default: the sources_file setting, IOC_SOURCES_FILE, else config/sources.toml)",
     )
+    ingest.add_argument(
+        "--from-start",
+        action="store_true",
+        help="forget the stored cursor and read the source from its beginning, e.g. after correcting a mapping or an "
+        "option that rejected rows (merge by key stores each row once; files already moved to processed/ stay there)",
+    )
     from ioc.bench.cli import add_bench_parser
 
     add_bench_parser(commands)
@@ -325,6 +331,12 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
     except SourceConfigError as error:
         print(f"error: {sources_file.path}: {error}", file=sys.stderr)
         return 2
+    if args.from_start:
+        db.execute_write_fn(
+            lambda conn: conn.execute("UPDATE connector_state SET cursor_value = NULL WHERE connector = ?", [connector.name]),
+            bump_version=False,
+        )
+        print(f"{args.source}: cursor forgotten, reading from the start", file=sys.stderr)
     try:
         with _retry_warnings_on_stderr():
             result = run_connector(db, connector)
@@ -340,6 +352,13 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
     if result.refused:
         # The rest landed, but a file was refused whole: a script running this must notice.
         print(f"error: {result.refused} file(s) could not be read and were moved to failed/ (reasons above)", file=sys.stderr)
+        return 1
+    if result.rows_read and result.rows_rejected >= result.rows_read:
+        # Most often a wrong mapping or option: the cursor moved past those rows, so say how to read them again.
+        print(
+            "error: every row was rejected (reasons in the rejects table); once corrected, run again with --from-start",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

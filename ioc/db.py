@@ -96,16 +96,20 @@ class Database:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def execute_write_fn(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, bump_version: bool = True) -> T:
+    def execute_write_fn(
+        self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, bump_version: bool | Callable[[T], bool] = True
+    ) -> T:
         """Run ``fn(connection)`` in one transaction through the single writer.
 
         Either everything ``fn`` wrote is committed together, or (on any exception) nothing is.
+        ``bump_version`` may judge ``fn``'s result: screens only re-render when it says something they show changed.
         """
         with self._write_lock:
             conn = self._writer
             conn.execute("BEGIN TRANSACTION")
             try:
                 result = fn(conn)
+                bump_version = bump_version(result) if callable(bump_version) else bump_version
                 if bump_version:
                     conn.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'")
                 conn.execute("COMMIT")

@@ -167,3 +167,34 @@ def test_a_dropped_file_that_cannot_be_read_is_named_and_the_exit_code_says_so(t
     assert proc.stderr.count("empty.csv is empty (file moved to failed/empty.csv)") == 1, proc.stderr
     assert "error: 1 file(s) could not be read and were moved to failed/" in proc.stderr
     assert sorted(path.name for path in (drop / "failed").iterdir()) == ["empty.csv", "empty.csv.report.txt"]
+
+
+def test_a_source_whose_every_row_is_rejected_exits_1_and_from_start_reads_it_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.json_http_server import GopyServer
+
+    mapping = (PROJECT_ROOT / "mappings" / "gopy_danang.toml").read_text(encoding="utf-8")
+    wrong = tmp_path / "gopy.toml"
+    # A typo'd unit column: every record lacks its unit, so every row is rejected and the cursor moves past them.
+    wrong.write_text(mapping.replace('unit_code = "coQuanQuanLy.ten"', 'unit_code = "coQuanQuanLy.tenn"'), encoding="utf-8")
+    monkeypatch.setenv("IOC_TEST_GOPY_PASSWORD", "secret")
+    server = GopyServer(basic=("ioc", "secret")).start()
+    try:
+        sources = write_sources(
+            tmp_path,
+            f'[sources.gopy]\nkind = "json_http"\nurl = "{server.url}"\nmapping = "{wrong}"\nrecords_path = "data.items"\n'
+            'cursor_param = "updated_since"\npagination = "page"\nusername = "ioc"\npassword_env = "IOC_TEST_GOPY_PASSWORD"\n',
+        )
+        assert ingest(tmp_path, sources, "gopy") == 1
+        assert "every row was rejected" in capsys.readouterr().err
+
+        wrong.write_text(mapping, encoding="utf-8")  # corrected
+        assert ingest(tmp_path, sources, "gopy") == 0
+        assert "gopy: 0 rows read" in capsys.readouterr().out  # the cursor is past them
+        assert cli.main(["--db", str(tmp_path / "store.duckdb"), "ingest", "--source", "gopy", "--sources", str(sources),
+                         "--from-start"]) == 0  # fmt: skip
+        captured = capsys.readouterr()
+        assert "cursor forgotten" in captured.err and "gopy: 12 rows read, 12 upserted, 0 rejected" in captured.out
+    finally:
+        server.stop()

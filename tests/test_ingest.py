@@ -138,3 +138,25 @@ def test_a_due_date_outside_the_calendar_is_a_reject_not_a_crash(store: Database
     result = ingest_batches(store, "test", [Batch(HOTLINE, [old, fine])])
     assert (result.rows_upserted, result.rows_rejected) == (1, 1)
     assert "cannot be computed from the working-day calendar" in store.scalar("SELECT reason FROM rejects")
+
+
+def test_reading_unchanged_rows_again_logs_no_run_and_moves_no_screen(store: Database) -> None:
+    def runs() -> int:
+        return int(store.scalar("SELECT count(*) FROM ingest_runs WHERE connector = 'overlap'"))
+
+    rows = [dossier("A"), dossier("B"), dossier("C", unit_code="99999")]
+    ingest_batches(store, "overlap", [Batch(DOSSIERS, rows, cursor="1")])
+    version, success = store.data_version, store.scalar("SELECT last_success_at FROM connector_state WHERE connector = 'overlap'")
+    assert runs() == 1
+
+    # An overlap window reads the same rows again: nothing written, no run row, no new version; the cursor and the
+    # last success still move (staleness is judged on it).
+    again = ingest_batches(store, "overlap", [Batch(DOSSIERS, rows[:2], cursor="2")])
+    assert (again.rows_read, again.rows_upserted, again.rows_rejected) == (2, 0, 0)
+    assert (runs(), store.data_version, read_cursor(store, "overlap")) == (1, version, "2")
+    assert store.scalar("SELECT last_success_at FROM connector_state WHERE connector = 'overlap'") > success
+
+    changed = ingest_batches(store, "overlap", [Batch(DOSSIERS, [*rows[:1], dossier("B", status="resolved",
+                             finished_at="2025-11-04T08:00:00", updated_at="2025-11-04T08:00:00")], cursor="3")])  # fmt: skip
+    assert changed.rows_upserted == 1 and runs() == 2 and store.data_version > version
+    assert store.scalar("SELECT rows_read FROM ingest_runs WHERE connector = 'overlap' ORDER BY run_id DESC LIMIT 1") == 2
