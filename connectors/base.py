@@ -183,6 +183,8 @@ class BatchResult:
     rows_rejected: int = 0
     rejects: list[tuple[str, str]] = field(default_factory=list)  # (raw row, reason) of the last batch
     refused: int = 0  # items refused whole (Batch.refused), also counted in rows_rejected
+    # Rejects not recorded before (an overlap window or a file read again rejects the same rows again).
+    new_rejects: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
         self.rows_read += other.rows_read
@@ -202,7 +204,8 @@ def load_reference(db: Database) -> Reference:
     return Reference(units, procedures, calendar_from_store(db), former)
 
 
-def _raw_text(row: Mapping[str, Any]) -> str:
+def raw_text(row: Mapping[str, Any]) -> str:
+    """A row as the rejects table keeps it: JSON text of its values, at most 1 MB."""
     return json.dumps({str(k): (None if v is None else str(v)) for k, v in row.items()}, ensure_ascii=False)[:1_000_000]
 
 
@@ -234,7 +237,7 @@ def write_batch(
     )
     result.rows_rejected = len(result.rejects)
     result.rows_upserted = _merge(conn, target)
-    _insert_rejects(conn, connector, run_id, result.rejects, ingested_at)
+    result.new_rejects = _insert_rejects(conn, connector, run_id, result.rejects, ingested_at)
     if batch.cursor is not None:
         save_cursor(conn, connector, batch.cursor, ingested_at)
     # Same transaction: the KPI aggregates move with the rows (old contribution out, new one in).
@@ -245,14 +248,14 @@ def write_batch(
 
 def _insert_rejects(
     conn: duckdb.DuckDBPyConnection, connector: str, run_id: int | None, rejects: Sequence[tuple[str, str]], at: datetime
-) -> None:
-    """One INSERT for a batch's rejects, their ids rising in row order (a file of bad rows has many).
+) -> list[tuple[str, str]]:
+    """One INSERT for a batch's rejects, their ids rising in row order (a file of bad rows has many); returns those recorded.
 
     A reject the connector already recorded (the same raw row for the same reason: a file imported again, a
     boundary row an inclusive cursor reads again) is not recorded twice.
     """
     if not rejects:
-        return
+        return []
     ids = sorted(int(reject_id) for (reject_id,) in run(conn, "SELECT nextval('reject_ids') FROM range(?)", [len(rejects)]))
     frame = pd.DataFrame(
         {
@@ -263,17 +266,27 @@ def _insert_rejects(
     )
     conn.register("rejects_frame", frame)
     try:
+        # One CREATE TABLE AS (never CREATE then INSERT: docs/duckdb-notes.md) of the rejects not yet recorded.
         run(
             conn,
-            """INSERT INTO rejects
-               SELECT reject_id, $connector, CAST($run_id AS BIGINT), raw_row, reason, CAST($at AS TIMESTAMPTZ)
-               FROM rejects_frame f
+            """CREATE OR REPLACE TEMP TABLE new_rejects AS SELECT * FROM rejects_frame f
                WHERE NOT EXISTS (SELECT 1 FROM rejects r
                                  WHERE r.connector = $connector AND r.raw_row = f.raw_row AND r.reason = f.reason)""",
-            {"connector": connector, "run_id": run_id, "at": at},
+            {"connector": connector},
         )
     finally:
         conn.unregister("rejects_frame")
+    run(
+        conn,
+        """INSERT INTO rejects SELECT reject_id, $connector, CAST($run_id AS BIGINT), raw_row, reason, CAST($at AS TIMESTAMPTZ)
+           FROM new_rejects""",
+        {"connector": connector, "run_id": run_id, "at": at},
+    )
+    recorded = [
+        (str(raw), str(reason)) for raw, reason in run(conn, "SELECT raw_row, reason FROM new_rejects ORDER BY reject_id")
+    ]
+    run(conn, "DROP TABLE new_rejects")
+    return recorded
 
 
 def _stage_incoming(
@@ -292,7 +305,7 @@ def _stage_incoming(
         try:
             row = target.normalize(raw, reference, connector, ingested_at)
         except RowError as error:
-            result.rejects.append((_raw_text(raw), str(error)))
+            result.rejects.append((raw_text(raw), str(error)))
             continue
         row[POSITION] = position
         normalized.append(row)
@@ -404,7 +417,7 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
                 # (an overlap window, an inclusive cursor, a file imported twice) add nothing and log nothing.
                 this_run = known_run if known_run is not None else int(run(conn, "SELECT nextval('ingest_run_ids')")[0][0])
                 result = write_batch(conn, connector, batch, reference, this_run)
-                if known_run is None and not (result.rows_upserted or result.rows_rejected):
+                if known_run is None and not (result.rows_upserted or result.new_rejects):
                     return result, None
                 if known_run is None:
                     run(
@@ -412,8 +425,10 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
                         "INSERT INTO ingest_runs (run_id, connector, started_at, status, rows_read) VALUES (?, ?, ?, 'running', ?)",
                         [this_run, connector, started_at, total.rows_read],
                     )
-                # A refused item leaves the run 'ok' (the rest landed) but names itself as the run's error.
-                note = "; ".join(reason for _, reason in batch.refused)[:2000] or None
+                # A refused item leaves the run 'ok' (the rest landed) but names itself as the run's error, the
+                # first time only: a problem the source keeps is in the rejects table, not an error at every run.
+                recorded = set(result.new_rejects)
+                note = "; ".join(reason for raw, reason in batch.refused if (raw, reason) in recorded)[:2000] or None
                 run(
                     conn,
                     """UPDATE ingest_runs SET rows_read = rows_read + ?, rows_upserted = rows_upserted + ?,

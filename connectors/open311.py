@@ -7,13 +7,14 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import HOTLINE, Batch, RetryPolicy, SourceError, Stream
 from connectors.http import fetch_json
 from connectors.mapping import slug
-from ioc.timeutil import now_utc
+from ioc.timeutil import LOCAL_TZ, now_utc
 
 if TYPE_CHECKING:
     from connectors.sources import SourceConfig
@@ -28,6 +29,12 @@ OTHER_UNIT = "other"
 # Until this connector reads mapping files, a sources file can change it with [sources.NAME.status_map].
 DEFAULT_STATUS_MAP = {"open": "new", "closed": "answered"}
 REQUEST_HEADERS = {"Accept": "application/json", "User-Agent": "ioc-dashboard"}
+# Each run re-reads the requests updated in the last 10 minutes before its cursor. An update can carry a time
+# older than the newest one a run has already read: the server's clock runs a little behind ours, or its
+# database makes an update visible only once its transaction commits, seconds after the time it was stamped
+# with. Ten minutes covers both with a wide margin, and costs nothing: the cursor remembers what it has read in
+# that stretch, so a request re-read unchanged is skipped, and merge by key would write nothing anyway.
+DEFAULT_LOOKBACK_SECONDS = 600
 
 
 def department(service_code: Any) -> str:
@@ -38,29 +45,44 @@ def department(service_code: Any) -> str:
     return " ".join(text.split(":", 1)[0].split()) or OTHER_UNIT
 
 
-def _parse_time(value: Any) -> datetime | None:
+def _parse_time(value: Any, zone: tzinfo) -> datetime | None:
+    """An aware time from GeoReport's ISO 8601 text; one without an offset is read in ``zone``."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _iso(moment: datetime) -> str:
+    """A time as GeoReport's start_date/end_date take it: UTC, whole seconds."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _exact(moment: datetime) -> str:
+    """A time in UTC to the microsecond: a cursor that rounded would see a request with a fraction as changed every run."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Open311Connector:
     """Hotline tickets from an Open311 GeoReport v2 endpoint, incremental on ``updated_datetime``.
 
     GeoReport filters only on requested_datetime, so each run scans request windows of at most 90 days
-    from the older of (cursor, now − lookback) and keeps the requests updated after the cursor. The
-    cursor is (updated time, ids already stored at that time): inclusive on time, exclusive on those ids,
-    so a request updated in the same second as the cursor is neither lost nor written twice. The cursor
+    from the older of (cursor − lookback_seconds, now − lookback_days) and keeps the requests changed since
+    cursor − lookback_seconds that it has not read before. A request's change time is its updated_datetime,
+    or its requested_datetime when it was never updated (GeoReport: updated_datetime is the last change).
+
+    The cursor is a time and the (id, change time) of every request read from lookback_seconds before it:
+    what is read again unchanged is skipped, a change with any time in that stretch is taken. The cursor
+    never passes the moment its run started: a request updated while a run pages through the windows may
+    sit on a page already read, so only the next run sees it, and must still look that far back. The cursor
     only moves with the last batch of a complete scan: a run that fails half-way starts over next time.
-    Reporter contact details (extended_attributes), free text, address and photos are never read.
+
+    Times without an offset are read in ``timezone`` everywhere (windows, cursor and rows), so a cursor
+    and the rows it stands for always agree. Reporter contact details (extended_attributes), free text,
+    address and photos are never read.
     """
 
     def __init__(
@@ -73,6 +95,8 @@ class Open311Connector:
         page_size: int | None = None,
         backfill_days: int = 30,
         lookback_days: int = 30,
+        lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+        timezone: str | tzinfo = LOCAL_TZ,
         window_days: int = MAX_WINDOW_DAYS,
         timeout_seconds: float = 30.0,
         unit_prefix: str = "EXT-BOS",
@@ -86,6 +110,13 @@ class Open311Connector:
     ) -> None:
         if not 1 <= window_days <= MAX_WINDOW_DAYS:
             raise ValueError(f"window_days must be 1-{MAX_WINDOW_DAYS} (the GeoReport v2 limit)")
+        if lookback_seconds < 0:
+            raise ValueError("lookback_seconds must be 0 or more")
+        try:
+            # Naive GeoReport times are the city's wall clock; like every other source, Vietnam's unless told.
+            self.zone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {timezone!r} is not a known IANA time zone (e.g. America/New_York)") from None
         self.name = name
         self.interval_seconds = interval_seconds
         self.streams = (Stream(HOTLINE, cursor_field="updated_at", cursor_inclusive=True, tie_breaker="ticket_id"),)
@@ -95,6 +126,7 @@ class Open311Connector:
         self.page_size = page_size
         self.backfill = timedelta(days=backfill_days)
         self.lookback = timedelta(days=lookback_days)
+        self.overlap = timedelta(seconds=lookback_seconds)
         self.window = timedelta(days=window_days)
         self.timeout = timeout_seconds
         self.unit_prefix = unit_prefix
@@ -116,44 +148,68 @@ class Open311Connector:
     # -- the connector contract ------------------------------------------------------------------
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
-        """One batch per page of requests updated after ``cursor``; only the last carries the new cursor."""
-        since, seen_at_since = _decode_cursor(cursor)
-        now = self.now().astimezone(UTC)
-        start = now - self.backfill if since is None else min(since, now - self.lookback)
+        """One batch per page of requests changed after ``cursor``; only the last carries the new cursor."""
+        since, seen_before = self._decode_cursor(cursor)
+        started = self.now().astimezone(UTC)
+        floor = None if since is None else since - self.overlap
+        start = started - self.backfill if floor is None else min(floor, started - self.lookback)
         services = self.services()
         newest = since
-        ids_at_newest = set(seen_at_since)
+        read: dict[str, datetime] = {}  # (id, change time) of every request read, for the next run's cursor
         taken: dict[str, datetime | None] = {}  # windows share their boundary instant: a request is taken once
         pending: Batch | None = None
-        for window_start, window_end in self._windows(start, now):
+        for window_start, window_end in self._windows(start, started):
             for page in self._pages(window_start, window_end):
                 records = []
                 for record in page:
                     ticket_id = str(record.get("service_request_id") or "")
-                    updated = _parse_time(record.get("updated_datetime"))
-                    if ticket_id and ticket_id in taken and taken[ticket_id] == updated:
+                    changed = self._change_time(record)
+                    if changed is not None and ticket_id:
+                        read[ticket_id] = max(changed, read.get(ticket_id, changed))
+                    if ticket_id and ticket_id in taken and taken[ticket_id] == changed:
                         continue
-                    if (
-                        since is not None
-                        and updated is not None
-                        and (updated < since or (updated == since and ticket_id in seen_at_since))
-                    ):
+                    if floor is not None and changed is not None and (changed < floor or seen_before.get(ticket_id) == changed):
                         continue  # stored by an earlier run
-                    taken[ticket_id] = updated
+                    taken[ticket_id] = changed
                     records.append(record)
-                    if updated is not None and (newest is None or updated > newest):
-                        newest, ids_at_newest = updated, {ticket_id}
-                    elif updated is not None and updated == newest:
-                        ids_at_newest.add(ticket_id)
+                    if changed is not None and (newest is None or changed > newest):
+                        newest = changed
                 if not records:
                     continue
                 if pending is not None:
                     yield pending
                 pending = self._batch(records, services)
         if pending is not None and newest is not None:
-            pending.cursor = json.dumps({"updated": _iso(newest), "ids": sorted(ids_at_newest)})
+            pending.cursor = self._encode_cursor(since, newest, started, read)
         if pending is not None:
             yield pending
+
+    def _change_time(self, record: Mapping[str, Any]) -> datetime | None:
+        """When a request last changed: updated_datetime, else requested_datetime (a request never updated)."""
+        return _parse_time(record.get("updated_datetime"), self.zone) or _parse_time(record.get("requested_datetime"), self.zone)
+
+    def _encode_cursor(self, since: datetime | None, newest: datetime, started: datetime, read: Mapping[str, datetime]) -> str:
+        # Not past the run's start: an update made while this run paged may sit on a page it had already read.
+        # Never back either, which a server clock ahead of ours would cause; the overlap covers that case.
+        moment = min(newest, started) if since is None else max(since, min(newest, started))
+        floor = moment - self.overlap
+        seen = {ticket_id: _exact(changed) for ticket_id, changed in sorted(read.items()) if changed >= floor}
+        return json.dumps({"updated": _exact(moment), "seen": seen})
+
+    def _decode_cursor(self, cursor: str | None) -> tuple[datetime | None, dict[str, datetime]]:
+        if not cursor:
+            return None, {}
+        try:
+            data = json.loads(cursor)
+            moment = _parse_time(data["updated"], UTC)
+            if moment is None:
+                raise ValueError("no time")
+            seen = {str(ticket_id): _parse_time(changed, UTC) for ticket_id, changed in data.get("seen", {}).items()}
+            # A cursor written before "seen" lists the ids read at its time.
+            seen.update({str(ticket_id): moment for ticket_id in data.get("ids", [])})
+            return moment, {ticket_id: changed for ticket_id, changed in seen.items() if changed is not None}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise SourceError(f"stored cursor {cursor[:80]!r} is not an Open311 cursor", retryable=False) from error
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -230,15 +286,21 @@ class Open311Connector:
             "field": record.get("service_name") or services.get(str(code)) or None,
             "urgency": "normal",
             "unit_code": self.unit_code(department(code)),
-            "received_at": record.get("requested_datetime"),
-            "due_at": record.get("expected_datetime"),
+            "received_at": self._time_text(record.get("requested_datetime")),
+            "due_at": self._time_text(record.get("expected_datetime")),
             # GeoReport has no close time: a closed request was closed at its last update.
-            "answered_at": record.get("updated_datetime") if status == "answered" else None,
+            "answered_at": self._time_text(record.get("updated_datetime")) if status == "answered" else None,
             "status": status,
             "lat": self._rounded(record.get("lat")),
             "lon": self._rounded(record.get("long")),
-            "updated_at": record.get("updated_datetime"),
+            # The time the cursor is kept on, so a request never updated is stored once, not stamped anew each run.
+            "updated_at": _exact(changed) if (changed := self._change_time(record)) is not None else None,
         }
+
+    def _time_text(self, value: Any) -> Any:
+        """A time with its offset, so the store reads it as the cursor does; text that is no time goes on to be rejected."""
+        moment = _parse_time(value, self.zone)
+        return value if moment is None else _exact(moment)
 
     def _rounded(self, value: Any) -> Any:
         # About 100 m at 3 digits: enough for a map of problems, not enough to point at a reporter's door.
@@ -246,16 +308,3 @@ class Open311Connector:
             return round(float(value), self.coordinate_digits)
         except (TypeError, ValueError):
             return value
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime | None, frozenset[str]]:
-    if not cursor:
-        return None, frozenset()
-    try:
-        data = json.loads(cursor)
-        moment = _parse_time(data["updated"])
-        if moment is None:
-            raise ValueError("no time")
-        return moment, frozenset(str(item) for item in data.get("ids", []))
-    except (ValueError, KeyError, TypeError) as error:
-        raise SourceError(f"stored cursor {cursor[:80]!r} is not an Open311 cursor", retryable=False) from error

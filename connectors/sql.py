@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from connectors.base import DOSSIERS, Batch, RetryPolicy, SourceError, Stream
+from connectors.base import DOSSIERS, Batch, RetryPolicy, SourceError, Stream, raw_text
 from ioc.canonical import RowError, parse_dossier_status
 from ioc.model import ENDED_STATUSES
 from ioc.timeutil import LOCAL_TZ
@@ -46,6 +48,13 @@ OPTIONAL_CANONICAL = (
 # Until connectors/mapping.py covers SQL sources, a sources file can extend these maps with [values.COLUMN].
 DEFAULT_VALUES: dict[str, dict[str, str]] = {"channel": {"1": "in_person", "2": "online", "3": "postal"}}
 DEFAULT_PAGE_SIZE = 5_000
+# A row can become visible with a change time already behind the cursor: the one-stop application stamps
+# ngay_cap_nhat when its transaction starts and commits later, and its servers' clocks drift. Ten minutes
+# covers a slow transaction and ordinary skew while re-reading only the last ten minutes of changes per run
+# (merge by key makes that harmless); a source with longer transactions needs a larger lookback_seconds.
+DEFAULT_LOOKBACK_SECONDS = 600
+# Python module of a SQLAlchemy driver -> the package pip installs it from, where the two names differ.
+DRIVER_PACKAGES = {"pymysql": "PyMySQL", "MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]"}
 IN_LIST_CHUNK = 1_000  # some databases cap bound parameters per statement (SQL Server: 2,100)
 SUPPLEMENT = "supplement_requested"
 
@@ -63,37 +72,89 @@ class HistoryTable:
 HISTORY_OPTIONS = ("table", "dossier_id", "status", "at")  # the fields of HistoryTable, in a sources file's [history]
 
 
+# Types a change time or key can have, kept in the cursor as JSON text and rebuilt as the same Python type, so
+# the next run binds a value the database compares with the column as it is (a UUID as uuid, not as text).
+CURSOR_VALUE_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
+    "decimal": decimal.Decimal,
+    "uuid": uuid.UUID,
+    "raw": lambda value: value,  # JSON's own: text, whole numbers, floats
+}
+
+
+def encode_cursor_value(value: Any) -> tuple[Any, str]:
+    """(JSON value, type name) of a change time or key; TypeError for a type the cursor cannot keep."""
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        return value.isoformat(), "datetime"
+    if isinstance(value, date):
+        return value.isoformat(), "date"
+    if isinstance(value, decimal.Decimal):
+        return str(value), "decimal"
+    if isinstance(value, uuid.UUID):
+        return str(value), "uuid"
+    if isinstance(value, str | int | float):
+        return value, "raw"
+    raise TypeError(f"a {type(value).__name__} value cannot be kept in the cursor")
+
+
 @dataclass(frozen=True)
-class KeysetCursor:
-    """The last (change time, key) stored; the next page starts strictly after it, so equal times are never skipped."""
+class RowPosition:
+    """A row's place in reading order: (change time, key). Stored as the cursor: the furthest row read so far."""
 
     at: Any
     key: Any
 
     def encode(self) -> str:
-        if isinstance(self.at, datetime):
-            return json.dumps({"at": self.at.isoformat(), "at_type": "datetime", "key": self.key})
-        return json.dumps({"at": self.at, "at_type": "raw", "key": self.key})
+        at, at_type = encode_cursor_value(self.at)
+        key, key_type = encode_cursor_value(self.key)
+        return json.dumps({"at": at, "at_type": at_type, "key": key, "key_type": key_type})
 
     @classmethod
-    def decode(cls, text: str | None) -> KeysetCursor | None:
+    def decode(cls, text: str | None) -> RowPosition | None:
         if not text:
             return None
         try:
             data = json.loads(text)
-            at = datetime.fromisoformat(data["at"]) if data.get("at_type") == "datetime" else data["at"]
-            return cls(at, data["key"])
-        except (ValueError, KeyError, TypeError) as error:
+            # Cursors stored before key_type existed hold a text or numeric key as plain JSON.
+            at = CURSOR_VALUE_DECODERS[data.get("at_type", "raw")](data["at"])
+            key = CURSOR_VALUE_DECODERS[data.get("key_type", "raw")](data["key"])
+            return cls(at, key)
+        except (ValueError, KeyError, TypeError, decimal.InvalidOperation) as error:
             raise SourceError(f"stored cursor {text[:80]!r} is not a SQL keyset cursor", retryable=False) from error
+
+    def furthest(self, later_read: RowPosition) -> RowPosition:
+        """This position or ``later_read``, whichever changed later (on a tie the one read later).
+
+        Only change times are compared: rows re-read in the overlap window must not move the cursor back, and
+        the order of keys is the database's collation, which Python's need not match.
+        """
+        try:
+            return self if later_read.at < self.at else later_read
+        except TypeError:  # the column's type changed since this cursor was stored: follow the rows
+            return later_read
 
 
 class SqlConnector:
     """Dossiers from any database SQLAlchemy reaches, incremental on a change-time column.
 
     Pages are ordered by (change time, key) and each continues strictly after the last row of the one
-    before (keyset pagination): rows sharing a change time are never skipped or read twice, and each
-    page's cursor commits with its rows. The source's own change-time value is kept in the cursor and
-    bound back unchanged, so naive or aware, any precision, the comparison is the database's.
+    before (keyset pagination): within a run, rows sharing a change time are never skipped or read twice,
+    and each page's cursor commits with its rows. The cursor is the (change time, key) of the furthest row
+    read; it never moves back.
+
+    Overlap window: a row may become visible with a change time at or before the cursor (a long
+    transaction at the source commits late, or a clock is behind). So each run starts again at the
+    cursor's change time minus ``lookback_seconds``, inclusive, and re-reads that window; merge by key
+    stores only what differs, so the re-read rows change nothing. A row committed later than that window
+    is still missed: raise ``lookback_seconds`` for a source whose transactions run longer. The window
+    applies to date-time and date change columns (a date column re-reads from the cursor's day, or
+    earlier days when the window is longer); a numeric or text change column re-reads from its value.
+
+    The source's own change-time value is kept in the cursor (date-time, date, decimal, UUID, text or
+    number, with its type) and bound back as the same type, so naive or aware, any precision, the
+    comparison is the database's. A row whose change time is empty cannot be followed: each run reads
+    such rows apart (by key) and sends them to rejects naming the column; they do not hold the cursor.
     Only mapped columns are selected: personal columns of the source are never read.
     """
 
@@ -113,12 +174,18 @@ class SqlConnector:
         source: str | None = None,
         interval_seconds: int = 300,
         retry: RetryPolicy | None = None,
+        lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if lookback_seconds < 0:
+            raise ValueError("lookback_seconds must be 0 or more")
+        engine_url = _checked_url(url)
         self.name = name
         self.interval_seconds = interval_seconds
-        self.streams = (Stream(DOSSIERS, cursor_field="updated_at", cursor_inclusive=False, tie_breaker="dossier_id"),)
+        # Inclusive: each run starts at the cursor's change time (less the overlap window) itself.
+        self.streams = (Stream(DOSSIERS, cursor_field="updated_at", cursor_inclusive=True, tie_breaker="dossier_id"),)
+        self.lookback = timedelta(seconds=lookback_seconds)
         merged = {**DEFAULT_COLUMNS, **(columns or {})}
         self.columns = {canonical: column for canonical, column in merged.items() if column}
         for required in ("dossier_id", "updated_at"):
@@ -132,7 +199,6 @@ class SqlConnector:
         self.zone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self.source = source or name
         self.retry = retry or RetryPolicy()
-        engine_url = sa.engine.make_url(url)
         if password is not None:
             engine_url = engine_url.set(password=password)
         self._url = engine_url
@@ -191,6 +257,7 @@ class SqlConnector:
             source=config.option("source"),
             interval_seconds=config.interval_seconds,
             retry=config.retry,
+            lookback_seconds=config.option("lookback_seconds", DEFAULT_LOOKBACK_SECONDS),
         )
 
     @property
@@ -207,29 +274,75 @@ class SqlConnector:
     # -- the connector contract ------------------------------------------------------------------
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
-        """Pages of rows changed after ``cursor``, oldest first, each carrying the cursor of its last row."""
-        position = KeysetCursor.decode(cursor)
+        """Pages of rows changed since ``cursor`` less the overlap window, oldest first, each carrying the cursor reached.
+
+        Then the rows without a change time, refused whole (they carry no cursor: they cannot hold it back).
+        """
+        reached = RowPosition.decode(cursor)
+        window_start = None if reached is None else self._window_start(reached.at)
+        after: RowPosition | None = None
         while True:
-            records, history = self.retry.call(functools.partial(self._read_page, position), f"{self.name}: reading a page")
+            read = functools.partial(self._read_page, window_start, after)
+            records, history = self.retry.call(read, f"{self.name}: reading a page")
             if not records:
-                return
+                break
             rows = [self._canonical_row(record, history.get(record["dossier_id"], [])) for record in records]
             last = records[-1]
-            position = KeysetCursor(last["updated_at"], last["dossier_id"])
-            yield Batch(DOSSIERS, rows, position.encode())
+            after = RowPosition(last["updated_at"], last["dossier_id"])
+            reached = after if reached is None else reached.furthest(after)
+            yield Batch(DOSSIERS, rows, self._encoded(reached))
             if len(records) < self.page_size:
+                break
+        yield from self._rows_without_change_time()
+
+    def _window_start(self, reached_at: Any) -> Any:
+        # A date less a few minutes is the day before only when the window spans days: date arithmetic drops the rest.
+        if isinstance(reached_at, date):
+            return reached_at - self.lookback
+        return reached_at  # a numeric or text change column has no seconds to go back: from its value, inclusive
+
+    def _encoded(self, position: RowPosition) -> str:
+        try:
+            return position.encode()
+        except TypeError as error:
+            columns = f"{self.columns['updated_at']} or {self.columns['dossier_id']}"
+            raise SourceError(
+                f"SQL source {self.name}: {error} ({columns}); map a column of date-time, date, number, text or UUID type",
+                retryable=False,
+            ) from error
+
+    def _rows_without_change_time(self) -> Iterator[Batch]:
+        """The rows whose change time is empty, as rejects: they cannot be ordered by it, so they are paged by key."""
+        column = self.columns["updated_at"]
+        reason = f"{column} (the change-time column) is empty: the row cannot be followed; set it in the source"
+        after_key: Any = None
+        while True:
+            read = functools.partial(self._read_rows_without_change_time, after_key)
+            records = self.retry.call(read, f"{self.name}: reading rows without a change time")
+            if not records:
+                return
+            refused = [(raw_text(self._canonical_row(record, [])), reason) for record in records]
+            yield Batch(DOSSIERS, [], None, refused=refused)
+            after_key = records[-1]["dossier_id"]
+            if len(records) < self.page_size or after_key is None:
                 return
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def _read_page(self, position: KeysetCursor | None) -> tuple[list[dict[str, Any]], dict[Any, list[tuple[Any, Any]]]]:
-        """One page of dossier rows (canonical names, source values) and the history of those dossiers."""
+    def _read_page(
+        self, window_start: Any, after: RowPosition | None
+    ) -> tuple[list[dict[str, Any]], dict[Any, list[tuple[Any, Any]]]]:
+        """One page of dossier rows (canonical names, source values) and the history of those dossiers.
+
+        Rows changed at or after ``window_start`` and strictly after ``after`` in (change time, key) order.
+        """
         changed = self._table.c[self.columns["updated_at"]]
         key = self._table.c[self.columns["dossier_id"]]
-        selected = [self._table.c[column].label(canonical) for canonical, column in self.columns.items()]
-        query = sa.select(*selected).where(changed.is_not(None)).order_by(changed, key).limit(self.page_size)
-        if position is not None:
-            query = query.where(sa.or_(changed > position.at, sa.and_(changed == position.at, key > position.key)))
+        query = self._select().where(changed.is_not(None)).order_by(changed, key).limit(self.page_size)
+        if window_start is not None:
+            query = query.where(changed >= window_start)
+        if after is not None:
+            query = query.where(sa.or_(changed > after.at, sa.and_(changed == after.at, key > after.key)))
         try:
             with self.engine.connect() as conn:
                 records = [dict(row._mapping) for row in conn.execute(query)]
@@ -237,6 +350,21 @@ class SqlConnector:
         except sa_exc.SQLAlchemyError as error:
             raise self._source_error(error) from error
         return records, history
+
+    def _read_rows_without_change_time(self, after_key: Any) -> list[dict[str, Any]]:
+        changed = self._table.c[self.columns["updated_at"]]
+        key = self._table.c[self.columns["dossier_id"]]
+        query = self._select().where(changed.is_(None)).order_by(key).limit(self.page_size)
+        if after_key is not None:
+            query = query.where(key > after_key)
+        try:
+            with self.engine.connect() as conn:
+                return [dict(row._mapping) for row in conn.execute(query)]
+        except sa_exc.SQLAlchemyError as error:
+            raise self._source_error(error) from error
+
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(*(self._table.c[column].label(canonical) for canonical, column in self.columns.items()))
 
     def _read_history(self, conn: sa.Connection, ids: Sequence[Any]) -> dict[Any, list[tuple[Any, Any]]]:
         if self._history_table is None or self.history is None:
@@ -323,3 +451,36 @@ class SqlConnector:
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=self.zone)
         return value
+
+
+def _checked_url(url: str) -> sa.URL:
+    """The URL parsed, or ValueError when it holds a password or names a driver that is not installed.
+
+    Neither message echoes the URL: it may hold a password.
+    """
+    engine_url = sa.engine.make_url(url)
+    if engine_url.password or any(name.lower() == "password" for name in engine_url.query):
+        # The file, the console, ingest_runs.error and /health would all show the password.
+        raise ValueError(
+            "url must not carry a password (user:password@host or ?password=): keep the user name in the url, "
+            'write the password as password_env = "VARIABLE", then export that variable'
+        )
+    try:
+        dialect = engine_url.get_dialect()
+    except sa_exc.NoSuchModuleError:
+        raise ValueError(
+            f"url names the database type {engine_url.drivername!r}, which SQLAlchemy does not know "
+            "(e.g. postgresql+psycopg, mysql+pymysql, mssql+pyodbc, oracle+oracledb)"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ModuleNotFoundError as error:
+        module = error.name or str(error)
+        package = DRIVER_PACKAGES.get(module, module)
+        raise ValueError(
+            f"url uses the {engine_url.drivername} driver, but its Python package {package} is not installed: "
+            f"pip install {package}"
+        ) from None
+    except ImportError as error:  # installed, but a library it needs is missing (unixODBC for pyodbc)
+        raise ValueError(f"url uses the {engine_url.drivername} driver, which cannot be loaded: {error}") from None
+    return engine_url

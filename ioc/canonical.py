@@ -105,11 +105,15 @@ def _blank(value: Any) -> bool:
 
 
 def clean_text(value: Any, limit: int) -> str | None:
-    """Untrusted text: NUL and control characters removed, cut to ``limit`` characters."""
+    """Untrusted text: NUL and control characters removed, Unicode NFC, cut to ``limit`` characters.
+
+    NFC because a source may send decomposed Vietnamese (legacy converters, macOS): "Hộ tịch" must be one sector
+    whichever way its tone marks were written.
+    """
     if _blank(value):
         return None
     text = "".join(ch for ch in str(value) if ch in "\n\t" or ch >= " ")
-    text = text.strip()
+    text = unicodedata.normalize("NFC", text).strip()
     return text[:limit] if text else None
 
 

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.local_http import LocalHTTPServer
 
+# Boston's server: a time it is given or holds without an offset is Boston wall-clock time.
+BOSTON = ZoneInfo("America/New_York")
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+def _time(text: str, zone: tzinfo) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 class Open311Server(LocalHTTPServer):
-    """``services.json`` and ``requests.json`` with start_date/end_date (≤ 90 days) and page/page_size, on 127.0.0.1."""
+    """``services.json`` and ``requests.json`` with start_date/end_date (≤ 90 days) and page/page_size, on 127.0.0.1.
 
-    def __init__(self, records: list[dict[str, Any]]) -> None:
+    Requests come newest requested_datetime first. ``on_request`` is called with each requests.json query before
+    it is answered, so a test can change records at a chosen moment of a run (say, when page 2 is asked for).
+    """
+
+    def __init__(self, records: list[dict[str, Any]], timezone: tzinfo = BOSTON) -> None:
         self.records = records
+        self.timezone = timezone
+        self.on_request: Callable[[dict[str, str]], None] | None = None
         super().__init__()
 
     @property
@@ -45,27 +57,34 @@ class Open311Server(LocalHTTPServer):
             return 404, b'{"error": "not found"}', 0.0
         with self._lock:
             self.log.append(query)
-        selected = sorted(self.records, key=lambda r: r.get("requested_datetime") or "", reverse=True)
+        if self.on_request is not None:
+            self.on_request(query)
+        selected = sorted(self.records, key=self._requested, reverse=True)
         if "start_date" in query or "end_date" in query:
             try:
-                start, end = _time(query["start_date"]), _time(query["end_date"])
+                start, end = _time(query["start_date"], self.timezone), _time(query["end_date"], self.timezone)
             except (KeyError, ValueError):
                 return 400, b'[{"code": 400, "description": "start_date and end_date must both be ISO 8601"}]', 0.0
             if end - start > timedelta(days=90):
                 return 400, b'[{"code": 400, "description": "date range may not exceed 90 days"}]', 0.0
-            selected = [r for r in selected if _in_window(r.get("requested_datetime"), start, end)]
+            selected = [r for r in selected if self._in_window(r.get("requested_datetime"), start, end)]
         page = int(query.get("page", "1"))
         if "page_size" in query:
             size = int(query["page_size"])
             selected = selected[(page - 1) * size : page * size]
         return self._with_fault(page, json.dumps(selected).encode())
 
+    def _requested(self, record: dict[str, Any]) -> datetime:
+        try:
+            return _time(str(record.get("requested_datetime")), self.timezone)
+        except ValueError:
+            return EARLIEST  # a malformed date sorts last
 
-def _in_window(value: Any, start: datetime, end: datetime) -> bool:
-    try:
-        return start <= _time(str(value)) <= end
-    except ValueError:
-        return True  # a malformed date is still served: the connector must reject it with a reason
+    def _in_window(self, value: Any, start: datetime, end: datetime) -> bool:
+        try:
+            return start <= _time(str(value), self.timezone) <= end
+        except ValueError:
+            return True  # a malformed date is still served: the connector must reject it with a reason
 
 
 def boston_records(shared_dir: Path) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,7 +13,7 @@ from connectors.base import RetryPolicy, SourceError, read_cursor, run_connector
 from connectors.open311 import Open311Connector, department
 from ioc.db import Database
 from tests.local_http import Fault
-from tests.open311_server import Open311Server
+from tests.open311_server import BOSTON, Open311Server
 
 # A day after the newest request in the sample (2026-03-11).
 NOW = datetime(2026, 3, 12, tzinfo=UTC)
@@ -42,7 +44,14 @@ def test_every_request_arrives_once_through_windows_and_pages(store: Database, o
         assert datetime.fromisoformat(end) - datetime.fromisoformat(start) <= timedelta(days=90)
     assert {q.get("page") for q in open311_server.log} == {"1", "2", "3"}  # 50 requests, pages of 20
     cursor = json.loads(read_cursor(store, "boston") or "")
-    assert cursor == {"updated": "2026-03-11T02:31:20Z", "ids": ["101006564854"]}
+    assert cursor["updated"] == "2026-03-11T02:31:20Z"
+    # What the next run reads again (the last 10 minutes) and skips unless it changed.
+    recent = {
+        r["service_request_id"]: r["updated_datetime"]
+        for r in open311_server.records
+        if r["updated_datetime"] >= "2026-03-11T02:21:20Z"
+    }
+    assert cursor["seen"] == recent and "101006564854" in recent
 
 
 def test_fields_units_status_and_dropped_personal_data(store: Database, open311_server: Open311Server) -> None:
@@ -132,4 +141,135 @@ def test_an_update_in_the_same_second_as_the_cursor_is_not_lost(store: Database,
     result = run_connector(store, source)
     assert result.rows_read == 1
     assert stored(store) == 51
-    assert json.loads(read_cursor(store, "boston") or "")["ids"] == ["101006564854", "101006564999"]
+    seen = json.loads(read_cursor(store, "boston") or "")["seen"]
+    assert seen["101006564854"] == seen["101006564999"] == "2026-03-11T02:31:20Z"
+    assert run_connector(store, source).rows_read == 0
+
+
+def test_an_old_cursor_with_ids_is_still_read(store: Database, open311_server: Open311Server) -> None:
+    source = connector(open311_server)
+    run_connector(store, source)
+    old_style = json.dumps({"updated": "2026-03-11T02:31:20Z", "ids": ["101006564854"]})
+    store.execute_write_fn(lambda conn: conn.execute("UPDATE connector_state SET cursor_value = ?", [old_style]))
+    result = run_connector(store, source)
+    assert result.rows_upserted == 0  # the requests of the last 10 minutes before it are read again, and unchanged
+
+
+def at(moment: str) -> datetime:
+    return datetime.fromisoformat(moment)
+
+
+class Clock:
+    """A ``now`` a test moves between runs."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+def when_page_two_is_asked(server: Open311Server, change: Callable[[], None]) -> None:
+    """Run ``change`` once, as the first page 2 is asked for: page 1 is read, pages 2 and 3 are not."""
+
+    def hook(query: dict[str, str]) -> None:
+        if query.get("page") == "2":
+            server.on_request = None
+            change()
+
+    server.on_request = hook
+
+
+@pytest.mark.parametrize(
+    ("lookback_seconds", "run_started", "why"),
+    [
+        # Updates made after the run started: the cursor must not pass the run's start (even with no overlap).
+        (0, "2026-03-12T09:59:58+00:00", "after the start"),
+        # An update stamped before the run started but visible only later (a late commit, a server clock behind
+        # ours): only the overlap finds it.
+        (600, "2026-03-12T10:00:10+00:00", "stamped before the start"),
+    ],
+)
+def test_an_update_made_while_a_run_pages_is_not_lost(
+    store: Database, open311_server: Open311Server, lookback_seconds: int, run_started: str, why: str
+) -> None:
+    clock = Clock(NOW)
+    source = connector(open311_server, now=clock, lookback_seconds=lookback_seconds)
+    run_connector(store, source)
+    by_requested = sorted(open311_server.records, key=lambda r: r["requested_datetime"], reverse=True)
+    on_page_one, on_page_three = by_requested[0], by_requested[-1]
+
+    def close_both() -> None:
+        on_page_one.update(status="closed", updated_datetime="2026-03-12T10:00:00Z")  # its page is already read
+        on_page_three.update(status="closed", updated_datetime="2026-03-12T10:00:05Z")  # newer, on a page to come
+
+    when_page_two_is_asked(open311_server, close_both)
+    clock.moment = at(run_started)
+    run_connector(store, source)
+    clock.moment = at("2026-03-12T10:05:00+00:00")
+    run_connector(store, source)
+    statuses = dict(store.execute("SELECT ticket_id, status FROM hotline_tickets WHERE status = 'answered'"))
+    assert statuses.get(on_page_one["service_request_id"]) == "answered", why
+    assert statuses.get(on_page_three["service_request_id"]) == "answered"
+    assert store.scalar("SELECT updated_at FROM hotline_tickets WHERE ticket_id = ?", [on_page_one["service_request_id"]]) == at(
+        "2026-03-12T10:00:00+00:00"
+    )
+    clock.moment = at("2026-03-12T10:10:00+00:00")
+    assert run_connector(store, source).rows_read == 0  # and then nothing more to read
+
+
+def test_a_lookback_below_zero_is_refused(open311_server: Open311Server) -> None:
+    with pytest.raises(ValueError, match="lookback_seconds must be 0 or more"):
+        connector(open311_server, lookback_seconds=-1)
+
+
+def test_a_request_never_updated_changed_when_it_was_requested_and_is_written_once(
+    store: Database, open311_server: Open311Server
+) -> None:
+    never_updated = open311_server.record("101006564854")
+    del never_updated["updated_datetime"]
+    source = connector(open311_server)
+    run_connector(store, source)
+    assert store.scalar("SELECT updated_at FROM hotline_tickets WHERE ticket_id = '101006564854'") == at(
+        never_updated["requested_datetime"].replace("Z", "+00:00")
+    )
+    runs = store.scalar("SELECT count(*) FROM ingest_runs")
+    again = run_connector(store, source)
+    assert (again.rows_read, again.rows_upserted) == (0, 0)
+    assert store.scalar("SELECT count(*) FROM ingest_runs") == runs
+
+
+def test_a_time_without_offset_is_local_time_in_rows_and_cursor_alike(store: Database, open311_server: Open311Server) -> None:
+    # 12:00 in Vietnam (the default zone) is 05:00 UTC: after every other request's last update (02:31 UTC).
+    open311_server.record("101006564853")["updated_datetime"] = "2026-03-11T12:00:00"
+    source = connector(open311_server)
+    run_connector(store, source)
+    stored_time = store.scalar("SELECT updated_at FROM hotline_tickets WHERE ticket_id = '101006564853'")
+    assert stored_time == at("2026-03-11T05:00:00+00:00")
+    assert json.loads(read_cursor(store, "boston") or "")["updated"] == "2026-03-11T05:00:00Z"
+    # A cursor read as 12:00 UTC would skip an update made at 08:00 UTC.
+    open311_server.record("101006564854").update(status="closed", updated_datetime="2026-03-11T08:00:00Z")
+    assert run_connector(store, source).rows_upserted == 1
+    assert store.scalar("SELECT status FROM hotline_tickets WHERE ticket_id = '101006564854'") == "answered"
+
+
+def test_the_time_zone_of_naive_times_can_be_set(store: Database, open311_server: Open311Server) -> None:
+    open311_server.record("101006564853")["updated_datetime"] = "2026-03-11T12:00:00"
+    run_connector(store, connector(open311_server, timezone="America/New_York"))
+    in_boston = datetime(2026, 3, 11, 12, tzinfo=ZoneInfo("America/New_York"))
+    assert store.scalar("SELECT updated_at FROM hotline_tickets WHERE ticket_id = '101006564853'") == in_boston
+    assert json.loads(read_cursor(store, "boston") or "")["updated"] == "2026-03-11T16:00:00Z"
+    with pytest.raises(ValueError, match="not a known IANA time zone"):
+        connector(open311_server, timezone="Mars/Olympus_Mons")
+
+
+def test_a_request_time_without_offset_is_served_and_read_in_the_city_zone(
+    store: Database, open311_server: Open311Server
+) -> None:
+    # 22:00 in Boston is 02:00 UTC the next day: inside a window that ends at 03:00 UTC, so the server must serve it.
+    open311_server.record("101006564853")["requested_datetime"] = "2026-03-10T22:00:00"
+    source = connector(open311_server, timezone="America/New_York", now=lambda: at("2026-03-11T03:00:00+00:00"))
+    result = run_connector(store, source)
+    assert result.rows_rejected == 0
+    received = store.scalar("SELECT received_at FROM hotline_tickets WHERE ticket_id = '101006564853'")
+    assert received == datetime(2026, 3, 10, 22, tzinfo=BOSTON)

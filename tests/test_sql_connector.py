@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
 from connectors.base import RetryPolicy, read_cursor, run_connector
-from connectors.sql import HistoryTable, SqlConnector
+from connectors.sources import SourceConfigError, build_connector, parse_sources
+from connectors.sql import HistoryTable, RowPosition, SqlConnector
 from ioc.db import Database
 from tests.pg_fixtures import OneStopDatabase, PostgresServer
 
@@ -37,7 +41,12 @@ def test_pages_on_equal_change_times_lose_nothing_and_read_nothing_twice(store: 
     result = run_connector(store, source)
     assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (8, 8, 0)
     assert stored_ids(store) == ["D0", *[f"D{n}" for n in range(1, 8)]]
-    assert json.loads(read_cursor(store, "onestop") or "") == {"at": "2025-11-03T09:00:00", "at_type": "datetime", "key": "D7"}
+    assert json.loads(read_cursor(store, "onestop") or "") == {
+        "at": "2025-11-03T09:00:00",
+        "at_type": "datetime",
+        "key": "D7",
+        "key_type": "raw",
+    }
     assert store.scalar("SELECT sum(rows_read) FROM ingest_runs") == 8  # one run, three pages, each row once
 
 
@@ -47,7 +56,7 @@ def test_a_row_with_the_cursor_time_and_a_later_key_is_not_lost(store: Database,
     run_connector(store, source)
     onestop.add_dossier("D2", received="2025-11-03 08:30:00", updated="2025-11-03 09:00:00")
     result = run_connector(store, source)
-    assert result.rows_read == 1
+    assert result.rows_upserted == 1  # D1 is read again in the overlap window, but unchanged it is not rewritten
     assert stored_ids(store) == ["D1", "D2"]
 
 
@@ -127,3 +136,151 @@ def test_a_missing_table_fails_at_once_with_the_database_message(store: Database
     with pytest.raises(Exception, match=r'relation ".*khong_co" does not exist'):
         run_connector(store, source)
     assert waits == []  # a wrong name will not fix itself: no retry
+
+
+# -- rows committed late, empty change times, column types, the URL ----------------------------------
+
+
+def test_rows_committed_late_behind_the_cursor_are_read_within_the_overlap_window(
+    store: Database, onestop: OneStopDatabase
+) -> None:
+    for key in ("M1", "M2", "M3", "M4"):
+        onestop.add_dossier(key, received="2025-11-25 08:00:00", updated="2025-11-25 10:00:00")
+    source = connector(onestop)  # the default window: 600 s
+    run_connector(store, source)
+    cursor_after_first_run = read_cursor(store, "onestop")
+    # Committed after that run, stamped at or before its cursor (10:00, M4): a long transaction, a slow clock.
+    onestop.add_dossier("A-SAME-TIME-SMALLER-KEY", received="2025-11-25 08:00:00", updated="2025-11-25 10:00:00")
+    onestop.add_dossier("LATE-5-MIN", received="2025-11-25 08:00:00", updated="2025-11-25 09:55:00")
+    onestop.add_dossier("LATE-20-MIN", received="2025-11-25 08:00:00", updated="2025-11-25 09:40:00")
+    result = run_connector(store, source)
+    assert result.rows_upserted == 2  # the four read again are unchanged: nothing rewritten
+    assert stored_ids(store) == ["A-SAME-TIME-SMALLER-KEY", "LATE-5-MIN", "M1", "M2", "M3", "M4"]
+    assert read_cursor(store, "onestop") == cursor_after_first_run  # rows read again never move the cursor back
+    # Beyond the window only a longer one finds it.
+    result = run_connector(store, connector(onestop, lookback_seconds=30 * 60))
+    assert result.rows_upserted == 1 and "LATE-20-MIN" in stored_ids(store)
+    assert run_connector(store, source).rows_upserted == 0
+
+
+def test_a_row_without_a_change_time_is_rejected_naming_the_column_and_holds_nothing_back(
+    store: Database, onestop: OneStopDatabase
+) -> None:
+    onestop.conn.execute(f"ALTER TABLE {onestop.schema.name}.ho_so ALTER COLUMN ngay_cap_nhat DROP NOT NULL")  # type: ignore[call-overload]
+    for number in range(1, 6):  # more than a page of them: paging by key must end
+        onestop.add_dossier(f"NULL-{number}", received="2025-11-03 08:00:00")
+    onestop.conn.execute(f"UPDATE {onestop.schema.name}.ho_so SET ngay_cap_nhat = NULL")  # type: ignore[call-overload]
+    onestop.add_dossier("D1", received="2025-11-03 08:00:00", updated="2025-11-03 09:00:00")
+    source = connector(onestop, page_size=2)
+    result = run_connector(store, source)
+    assert (result.rows_upserted, result.rows_rejected) == (1, 5)
+    reasons = store.execute("SELECT DISTINCT reason FROM rejects")
+    assert reasons == [("ngay_cap_nhat (the change-time column) is empty: the row cannot be followed; set it in the source",)]
+    assert all(f"NULL-{n}" in raw for n, (raw,) in enumerate(store.execute("SELECT raw_row FROM rejects ORDER BY raw_row"), 1))
+    assert json.loads(read_cursor(store, "onestop") or "")["key"] == "D1"
+    onestop.add_dossier("D2", received="2025-11-03 08:00:00", updated="2025-11-03 10:00:00")
+    run_connector(store, source)
+    assert store.scalar("SELECT count(*) FROM rejects") == 5  # read again, not recorded twice
+    assert stored_ids(store) == ["D1", "D2"]
+    assert json.loads(read_cursor(store, "onestop") or "")["key"] == "D2"
+
+
+OTHER_TYPES_DDL = """
+CREATE TABLE {schema}.hs_date (ma_ho_so TEXT PRIMARY KEY, ma_don_vi TEXT, trang_thai SMALLINT,
+    ngay_tiep_nhan TIMESTAMP, ngay_cap_nhat DATE);
+CREATE TABLE {schema}.hs_uuid (ma_ho_so UUID PRIMARY KEY, ma_don_vi TEXT, trang_thai SMALLINT,
+    ngay_tiep_nhan TIMESTAMP, ngay_cap_nhat TIMESTAMP);
+CREATE TABLE {schema}.hs_num (ma_ho_so NUMERIC PRIMARY KEY, ma_don_vi TEXT, trang_thai SMALLINT,
+    ngay_tiep_nhan TIMESTAMP, ngay_cap_nhat TIMESTAMP);
+CREATE TABLE {schema}.hs_tz (ma_ho_so TEXT PRIMARY KEY, ma_don_vi TEXT, trang_thai SMALLINT,
+    ngay_tiep_nhan TIMESTAMPTZ, ngay_cap_nhat TIMESTAMPTZ);
+"""
+UUIDS = sorted(uuid.UUID(int=number * 2**100) for number in (3, 1, 2))
+# (table, keys, change time per row, the key a later row gets, the cursor's change time and key as decoded)
+OTHER_TYPES = {
+    "hs_date": (["D1", "D2", "D3"], "2025-11-03", "D0", date(2025, 11, 3), "D3"),
+    "hs_uuid": ([str(key) for key in UUIDS], "2025-11-03 09:00", str(uuid.UUID(int=1)), datetime(2025, 11, 3, 9), UUIDS[-1]),
+    "hs_num": (["1001", "1002", "1003"], "2025-11-03 09:00", "999.5", datetime(2025, 11, 3, 9), Decimal("1003")),
+    "hs_tz": (["T1", "T2", "T3"], "2025-11-03 09:00:00.123456+07", "T0", None, "T3"),
+}
+
+
+@pytest.mark.parametrize("table", list(OTHER_TYPES))
+def test_date_uuid_and_numeric_cursor_columns_page_and_resume(store: Database, onestop: OneStopDatabase, table: str) -> None:
+    schema = onestop.schema.name
+    onestop.conn.execute(OTHER_TYPES_DDL.format(schema=schema))  # type: ignore[call-overload]
+    keys, changed, later_key, cursor_at, cursor_key = OTHER_TYPES[table]
+
+    def add(key: str) -> None:
+        onestop.conn.execute(
+            f"INSERT INTO {schema}.{table} VALUES (%s, '20194', 2, '2025-11-03 08:00', %s)",  # type: ignore[arg-type]
+            [key, changed],
+        )
+
+    for key in keys:
+        add(key)
+    unmapped = {"procedure_code": "", "channel": "", "due_at": "", "returned_at": ""}
+    options = {"table": table, "history": None, "columns": unmapped}
+    result = run_connector(store, connector(onestop, page_size=1, **options))  # pages split rows of one change time
+    assert (result.rows_upserted, result.rows_rejected) == (3, 0)
+    position = RowPosition.decode(read_cursor(store, "onestop"))
+    assert position is not None and position.key == cursor_key and type(position.key) is type(cursor_key)
+    if cursor_at is not None:
+        assert position.at == cursor_at and type(position.at) is type(cursor_at)
+    # A new process resumes from the stored cursor, bound back as the column's own type.
+    add(later_key)  # the same change time, a key before the cursor's
+    result = run_connector(store, connector(onestop, page_size=1, **options))
+    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (4, 1, 0)
+    assert store.scalar("SELECT count(*) FROM dossiers") == 4
+
+
+def test_a_cursor_keeps_the_type_of_its_values() -> None:
+    for at, key in [
+        (datetime(2025, 11, 3, 9, 0, 0, 123456, tzinfo=UTC), uuid.UUID(int=7)),
+        (date(2025, 11, 3), Decimal("1001.50")),
+        (17, "HS0001"),
+    ]:
+        again = RowPosition.decode(RowPosition(at, key).encode())
+        assert again == RowPosition(at, key) and type(again.at) is type(at) and type(again.key) is type(key)
+    # A cursor stored before key types were written still reads.
+    old = RowPosition.decode('{"at": "2025-11-03T09:00:00", "at_type": "datetime", "key": "D7"}')
+    assert old == RowPosition(datetime(2025, 11, 3, 9), "D7")
+
+
+def sql_source(url: str, environ: dict[str, str] | None = None, **options: object) -> SqlConnector:
+    """A SQL source built the way the sources file builds it."""
+    config = parse_sources({"sources": {"x": {"kind": "sql", "url": url, **options}}}, environ=environ or {})["x"]
+    return build_connector(None, config)  # type: ignore[arg-type, return-value]  # kind sql needs no store
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "package"),
+    [
+        ("mysql+pymysql://reader@127.0.0.1:1/motcua", "pymysql", "PyMySQL"),
+        ("mssql+pyodbc://reader@dsn", "pyodbc", "pyodbc"),
+    ],
+)
+def test_a_missing_database_driver_names_the_package_to_install(url: str, module: str, package: str) -> None:
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here")
+    with pytest.raises(ValueError, match=f"Python package {package} is not installed: pip install {package}"):
+        SqlConnector("x", url)
+    with pytest.raises(SourceConfigError, match=r"^source 'x' \(kind sql\): url uses the .* driver"):
+        sql_source(url)
+
+
+def test_an_unknown_database_type_is_named() -> None:
+    with pytest.raises(SourceConfigError, match="url names the database type 'postgres', which SQLAlchemy does not know"):
+        sql_source("postgres://reader@127.0.0.1:1/motcua")
+
+
+def test_a_password_in_the_url_is_refused_without_showing_it(postgres_server: PostgresServer) -> None:
+    url = postgres_server.url().replace("postgres@", "postgres:S3cretPW@")
+    for refused in (url, postgres_server.url() + "&password=S3cretPW"):
+        with pytest.raises(SourceConfigError, match="url must not carry a password") as error:
+            sql_source(refused)
+        assert "password_env" in str(error.value) and "S3cretPW" not in str(error.value)
+        with pytest.raises(ValueError, match="password_env"):
+            SqlConnector("x", refused)
+    # From the environment it is accepted.
+    sql_source(postgres_server.url(), environ={"PG_PASSWORD": "S3cretPW"}, password_env="PG_PASSWORD")
