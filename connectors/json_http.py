@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Batch, RetryPolicy, SourceError, Stream
 from connectors.http import fetch_json
 from connectors.mapping import SourceMapping
 from ioc.canonical import RowError
+from ioc.timeutil import now_utc
 
 if TYPE_CHECKING:
     from connectors.sources import SourceConfig
@@ -23,6 +24,12 @@ PAGINATION_MODES = ("none", "page", "next")
 DEFAULT_USER_AGENT = "ioc-dashboard"
 # Named in the error of a refused request (HTTP 401/403): where a json_http source takes its credentials.
 CREDENTIALS_HINT = "username, password_env or token_env in the sources file"
+# Each run re-reads the records changed in the last 10 minutes before its cursor. A change can carry a time
+# older than the newest one a run has already read: the API's clock runs a little behind ours, or its
+# database makes a change visible only once its transaction commits, seconds after the time it was stamped
+# with. Ten minutes covers both with a wide margin, and costs little: the cursor remembers what it has read
+# in that stretch, so a record read again unchanged is skipped, and merge by key would write nothing anyway.
+DEFAULT_LOOKBACK_SECONDS = 600
 
 
 def lookup_path(document: Any, path: str) -> Any:
@@ -41,13 +48,16 @@ def lookup_path(document: Any, path: str) -> Any:
 class JsonHttpConnector:
     """Records of a JSON API, mapped by a mapping file, incremental on the mapped ``updated_at``.
 
-    Each run asks for records changed since the cursor (``cursor_param``, when the API filters: e.g.
-    ``updated_since``) and also filters them itself, so an API that ignores the parameter costs a full
-    scan but never a duplicate. The cursor is (newest updated_at stored, keys stored at that instant):
-    inclusive on time, exclusive on those keys, so a record updated in the same second as the cursor is
-    neither lost nor written twice. Pages are ``page``/``page_size`` numbers or a next link in the body;
-    the cursor moves only with the last batch of a complete scan, so a run that fails half-way (timeout,
-    HTTP 500 after its retries, invalid JSON) leaves the cursor where it was and starts over next time.
+    Each run asks for records changed since the cursor less ``lookback_seconds`` (``cursor_param``, when
+    the API filters: e.g. ``updated_since``) and also filters them itself, so an API that ignores the
+    parameter costs a full scan but never a duplicate. The cursor is a time and the (key, updated_at) of
+    every record read from lookback_seconds before it: what is read again unchanged is skipped, a change
+    with any time in that stretch is taken, so a change stamped a little before the cursor (a clock behind
+    ours, a late commit) is not lost. The cursor never passes the moment its run started: a record updated
+    while a run pages may sit on a page already read, so only the next run sees it, and must look that far
+    back. Pages are ``page``/``page_size`` numbers or a next link in the body; the cursor moves only with
+    the last batch of a complete scan, so a run that fails half-way (timeout, HTTP 500 after its retries,
+    invalid JSON) leaves the cursor where it was and starts over next time.
     Credentials come from the environment only (the sources file's ``password_env``/``token_env``).
     """
 
@@ -71,10 +81,12 @@ class JsonHttpConnector:
         password: str | None = None,
         token: str | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
+        lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
         timeout_seconds: float = 30.0,
         interval_seconds: int = 300,
         retry: RetryPolicy | None = None,
         db: Database | None = None,
+        now: Callable[[], datetime] = now_utc,
     ) -> None:
         if pagination not in PAGINATION_MODES:
             raise ValueError(f"pagination must be one of {', '.join(PAGINATION_MODES)}, not {pagination!r}")
@@ -84,6 +96,8 @@ class JsonHttpConnector:
             raise ValueError("give either a token (bearer) or a username and password (basic), not both")
         if password and not username:
             raise ValueError("a password needs a username (HTTP Basic)")
+        if lookback_seconds < 0:
+            raise ValueError("lookback_seconds must be 0 or more")
         key = mapping.target.primary_key
         if "updated_at" not in mapping.rules:
             raise ValueError(f"mapping {mapping.name} has no updated_at rule: the JSON connector's cursor needs one")
@@ -102,7 +116,9 @@ class JsonHttpConnector:
         self.page_size = page_size
         self.first_page = first_page
         self.next_path = next_path
+        self.overlap = timedelta(seconds=lookback_seconds)
         self.timeout = timeout_seconds
+        self.now = now
         self.retry = retry or RetryPolicy()
         self.db = db  # only read, for mappings that look units up by name
         self.headers = {"Accept": "application/json", "User-Agent": user_agent}
@@ -133,24 +149,27 @@ class JsonHttpConnector:
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
         """One batch per page of records changed after ``cursor``; only the last carries the new cursor."""
-        since, seen_at_since = _decode_cursor(cursor)
-        newest, ids_at_newest = since, set(seen_at_since)
+        since, seen_before = _decode_cursor(cursor)
+        started = self.now().astimezone(UTC)
+        floor = None if since is None else since - self.overlap
+        newest = since
+        read: dict[str, datetime] = {}  # (key, change time) of every record read, for the next run's cursor
         taken: set[tuple[str, datetime | None]] = set()  # a record repeated on a later page is taken once
         pending: Batch | None = None
-        for page in self._pages(since):
+        for page in self._pages(floor):
             records = []
             for record in page:
                 key, updated = self._key_and_time(record)
+                if updated is not None and key:
+                    read[key] = max(updated, read.get(key, updated))
                 if (key, updated) in taken:
                     continue
-                if since is not None and updated is not None and (updated < since or (updated == since and key in seen_at_since)):
+                if floor is not None and updated is not None and (updated < floor or seen_before.get(key) == updated):
                     continue  # stored by an earlier run
                 taken.add((key, updated))
                 records.append(record)
                 if updated is not None and (newest is None or updated > newest):
-                    newest, ids_at_newest = updated, {key}
-                elif updated is not None and updated == newest:
-                    ids_at_newest.add(key)
+                    newest = updated
             if not records:
                 continue
             if pending is not None:
@@ -158,8 +177,16 @@ class JsonHttpConnector:
             pending = self.mapping.batch(self.db, records)
         if pending is not None:
             if newest is not None:
-                pending.cursor = json.dumps({"updated": newest.astimezone(UTC).isoformat(), "ids": sorted(ids_at_newest)})
+                pending.cursor = self._encode_cursor(since, newest, started, read)
             yield pending
+
+    def _encode_cursor(self, since: datetime | None, newest: datetime, started: datetime, read: Mapping[str, datetime]) -> str:
+        # Not past the run's start: a record updated while this run paged may sit on a page it had already read.
+        # Never back either, which an API clock ahead of ours would cause; the overlap covers that case.
+        moment = min(newest, started) if since is None else max(since, min(newest, started))
+        floor = moment - self.overlap
+        seen = {key: _exact(updated) for key, updated in sorted(read.items()) if updated >= floor}
+        return json.dumps({"updated": _exact(moment), "seen": seen})
 
     def _key_and_time(self, record: Mapping[str, Any]) -> tuple[str, datetime | None]:
         row = self.mapping.strip(record)
@@ -251,14 +278,28 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
     return url + ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
 
 
-def _decode_cursor(cursor: str | None) -> tuple[datetime | None, frozenset[str]]:
+def _exact(moment: datetime) -> str:
+    """A time in UTC to the microsecond: a cursor that rounded would see a record with a fraction as changed every run."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def _aware_time(text: Any) -> datetime:
+    moment = datetime.fromisoformat(str(text))
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime | None, dict[str, datetime]]:
+    """The cursor's time and the change time of each record it read near it, by key."""
     if not cursor:
-        return None, frozenset()
+        return None, {}
     try:
         data = json.loads(cursor)
-        moment = datetime.fromisoformat(str(data["updated"]))
-        if moment.tzinfo is None:
-            raise ValueError("no time zone")
-        return moment, frozenset(str(item) for item in data.get("ids", []))
-    except (ValueError, KeyError, TypeError) as error:
+        moment = _aware_time(data["updated"])
+        seen = {str(key): _aware_time(updated) for key, updated in data.get("seen", {}).items()}
+        # A cursor written before "seen" lists the keys read at its time.
+        seen.update({str(key): moment for key in data.get("ids", [])})
+        return moment, seen
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise SourceError(f"stored cursor {cursor[:80]!r} is not a JSON-over-HTTP cursor", retryable=False) from error

@@ -401,6 +401,7 @@ KIND_OPTIONS: dict[str, dict[str, OptionCheck]] = {
         "page_size": _whole_number(1),
         "first_page": _whole_number(0),
         "next_path": _text,
+        "lookback_seconds": _whole_number(0),
         "username": _text,
         "password": _text,
         "token": _text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
+from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
 from email.message import Message
@@ -68,13 +69,23 @@ def _time(text: str) -> datetime:
 class GopyServer(LocalHTTPServer):
     """``GET /api/gopy`` on 127.0.0.1: {"data": {"items": [...], "total": N}, "links": {"next": ...}}.
 
-    Filters on ``updated_since`` (ISO, inclusive), pages with ``page``/``page_size`` (sorted by ngayCapNhat, id),
-    and requires HTTP Basic ``ioc``/``secret`` when ``basic`` is set.
+    Filters on ``updated_since`` (ISO, inclusive), pages with ``page``/``page_size`` (sorted by ngayCapNhat, id,
+    or by id alone with ``order_by="id"``, as APIs that page in creation order do), and requires HTTP Basic
+    ``ioc``/``secret`` when ``basic`` is set. ``before_page`` is called with each page number before that page
+    is answered, so a test can change records while a client is paging.
     """
 
-    def __init__(self, records: list[dict[str, Any]] | None = None, *, basic: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        records: list[dict[str, Any]] | None = None,
+        *,
+        basic: tuple[str, str] | None = None,
+        order_by: str = "ngayCapNhat",
+    ) -> None:
         self.records = deepcopy(records) if records is not None else gopy_records()
         self.basic = basic
+        self.order_by = order_by
+        self.before_page: Callable[[int], None] | None = None
         self.headers: list[dict[str, str]] = []
         super().__init__()
 
@@ -98,11 +109,17 @@ class GopyServer(LocalHTTPServer):
             expected = "Basic " + base64.b64encode(":".join(self.basic).encode()).decode()
             if headers.get("Authorization") != expected:
                 return 401, b'{"error": "unauthorized"}', 0.0
-        selected = sorted(self.records, key=lambda r: (str(r.get("ngayCapNhat")), str(r.get("id"))))
+        page = int(query.get("page", "1"))
+        with self._lock:
+            if self.before_page is not None:
+                self.before_page(page)
+            if self.order_by == "id":
+                selected = sorted(self.records, key=lambda r: str(r.get("id")))
+            else:
+                selected = sorted(self.records, key=lambda r: (str(r.get("ngayCapNhat")), str(r.get("id"))))
         if "updated_since" in query:
             since = _time(query["updated_since"])
             selected = [r for r in selected if _updated_after(r, since)]
-        page = int(query.get("page", "1"))
         next_link = None
         if "page_size" in query:
             size = int(query["page_size"])

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from connectors.base import RetryPolicy, SourceError, read_cursor, run_connector
+from connectors.base import RetryPolicy, SourceError, read_cursor, run_connector, save_cursor
 from connectors.json_http import JsonHttpConnector
 from connectors.mapping import load_mapping
 from connectors.sources import build_connector, parse_sources
 from ioc.config import PROJECT_ROOT
 from ioc.db import Database
-from tests.json_http_server import GopyServer
+from tests.json_http_server import VN, GopyServer
 from tests.local_http import Fault
 
 MAPPING = PROJECT_ROOT / "mappings" / "gopy_danang.toml"
@@ -70,6 +72,67 @@ def test_the_cursor_is_sent_and_a_second_run_adds_nothing(store: Database, gopy:
     result = run_connector(store, source)
     assert result.rows_read == 0 and read_cursor(store, "gopy") == cursor
     assert gopy.log[0]["updated_since"].startswith("2025-11-")
+
+
+def status_of(store: Database, ticket_id: int) -> str:
+    return str(store.scalar("SELECT status FROM hotline_tickets WHERE ticket_id = ?", [str(ticket_id)]))
+
+
+def test_an_update_on_a_page_already_read_is_not_lost_when_a_later_page_is_newer(store: Database) -> None:
+    # An API paging in id order: ticket 250100 (page 1) changes while page 2 is served, and 250111 (page 3)
+    # changes later in the same run, more than the overlap window later. A cursor at 250111's time would step
+    # over 250100's update for good, overlap or not: the cursor must stop at the moment the run started.
+    server = GopyServer(basic=("ioc", "secret"), order_by="id").start()
+    run_started = datetime(2025, 11, 20, 9, 0, tzinfo=VN)
+
+    def change_while_paging(page: int) -> None:
+        if page == 2 and server.record(250100)["maTinhTrangXuLy"] == "CHUA_XU_LY":
+            server.record(250100).update(maTinhTrangXuLy="DANG_XU_LY", ngayCapNhat="2025-11-20T09:00:05")
+            server.record(250111).update(ngayCapNhat="2025-11-20T09:30:00")
+
+    server.before_page = change_while_paging
+    try:
+        source = connector(server, store, now=lambda: run_started)
+        assert run_connector(store, source).rows_read == 12
+        assert status_of(store, 250100) == "new"  # page 1 was read before the update
+        server.log.clear()
+        second = run_connector(store, source)
+        assert server.log[0]["updated_since"] == "2025-11-20T08:50:00+07:00"  # the run's start, less the overlap
+        assert second.rows_read == 1 and status_of(store, 250100) == "processing"
+        assert run_connector(store, source).rows_read == 0  # 250111, re-read unchanged, is skipped
+    finally:
+        server.stop()
+
+
+def test_a_change_stamped_a_little_before_the_cursor_is_not_lost(store: Database, gopy: GopyServer) -> None:
+    source = connector(gopy, store)
+    run_connector(store, source)
+    assert json.loads(read_cursor(store, "gopy") or "")["updated"] == "2025-11-06T08:30:00+00:00"  # 250111, 15:30 VN
+    # Committed late, or by a clock behind ours: 5 minutes older than the newest change already read.
+    gopy.record(250108).update(maTinhTrangXuLy="DANG_XU_LY", ngayCapNhat="2025-11-06T15:25:00")
+    result = run_connector(store, source)
+    assert result.rows_read == 1 and status_of(store, 250108) == "processing"
+    assert run_connector(store, source).rows_read == 0
+
+
+def test_lookback_zero_asks_from_the_cursor_itself(store: Database, gopy: GopyServer) -> None:
+    source = connector(gopy, store, lookback_seconds=0)
+    run_connector(store, source)
+    gopy.log.clear()
+    assert run_connector(store, source).rows_read == 0
+    assert gopy.log[0]["updated_since"] == "2025-11-06T15:30:00+07:00"
+    with pytest.raises(ValueError, match="lookback_seconds"):
+        connector(gopy, store, lookback_seconds=-1)
+
+
+def test_a_cursor_stored_before_the_overlap_window_still_reads(store: Database, gopy: GopyServer) -> None:
+    run_connector(store, connector(gopy, store))
+    newest = datetime(2025, 11, 6, 15, 30, tzinfo=VN)
+    old_cursor = json.dumps({"updated": newest.astimezone(VN).isoformat(), "ids": ["250111"]})
+    store.execute_write_fn(lambda conn: save_cursor(conn, "gopy", old_cursor, newest), bump_version=False)
+    gopy.log.clear()
+    assert run_connector(store, connector(gopy, store)).rows_read == 0  # 250111 was read at that time
+    assert gopy.log[0]["updated_since"] == (newest - timedelta(minutes=10)).isoformat()
 
 
 def test_next_link_pagination_and_an_api_that_ignores_the_cursor(store: Database, gopy: GopyServer) -> None:
