@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.base import Batch, RetryPolicy, SourceError, Stream
 from connectors.http import fetch_json
 from connectors.mapping import SourceMapping
+from connectors.overlap import DEFAULT_LOOKBACK_SECONDS, OverlapCursor, OverlapScan
 from ioc.canonical import RowError
 from ioc.timeutil import now_utc
 
@@ -24,12 +24,6 @@ PAGINATION_MODES = ("none", "page", "next")
 DEFAULT_USER_AGENT = "ioc-dashboard"
 # Named in the error of a refused request (HTTP 401/403): where a json_http source takes its credentials.
 CREDENTIALS_HINT = "username, password_env or token_env in the sources file"
-# Each run re-reads the records changed in the last 10 minutes before its cursor. A change can carry a time
-# older than the newest one a run has already read: the API's clock runs a little behind ours, or its
-# database makes a change visible only once its transaction commits, seconds after the time it was stamped
-# with. Ten minutes covers both with a wide margin, and costs little: the cursor remembers what it has read
-# in that stretch, so a record read again unchanged is skipped, and merge by key would write nothing anyway.
-DEFAULT_LOOKBACK_SECONDS = 600
 
 
 def lookup_path(document: Any, path: str) -> Any:
@@ -149,44 +143,18 @@ class JsonHttpConnector:
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
         """One batch per page of records changed after ``cursor``; only the last carries the new cursor."""
-        since, seen_before = _decode_cursor(cursor)
-        started = self.now().astimezone(UTC)
-        floor = None if since is None else since - self.overlap
-        newest = since
-        read: dict[str, datetime] = {}  # (key, change time) of every record read, for the next run's cursor
-        taken: set[tuple[str, datetime | None]] = set()  # a record repeated on a later page is taken once
+        scan = OverlapScan(OverlapCursor.decode(cursor, "a JSON-over-HTTP"), self.overlap, self.now().astimezone(UTC))
         pending: Batch | None = None
-        for page in self._pages(floor):
-            records = []
-            for record in page:
-                key, updated = self._key_and_time(record)
-                if updated is not None and key:
-                    read[key] = max(updated, read.get(key, updated))
-                if (key, updated) in taken:
-                    continue
-                if floor is not None and updated is not None and (updated < floor or seen_before.get(key) == updated):
-                    continue  # stored by an earlier run
-                taken.add((key, updated))
-                records.append(record)
-                if updated is not None and (newest is None or updated > newest):
-                    newest = updated
+        for page in self._pages(scan.floor):
+            records = [record for record in page if scan.take(*self._key_and_time(record))]
             if not records:
                 continue
             if pending is not None:
                 yield pending
             pending = self.mapping.batch(self.db, records)
         if pending is not None:
-            if newest is not None:
-                pending.cursor = self._encode_cursor(since, newest, started, read)
+            pending.cursor = scan.next_cursor()
             yield pending
-
-    def _encode_cursor(self, since: datetime | None, newest: datetime, started: datetime, read: Mapping[str, datetime]) -> str:
-        # Not past the run's start: a record updated while this run paged may sit on a page it had already read.
-        # Never back either, which an API clock ahead of ours would cause; the overlap covers that case.
-        moment = min(newest, started) if since is None else max(since, min(newest, started))
-        floor = moment - self.overlap
-        seen = {key: _exact(updated) for key, updated in sorted(read.items()) if updated >= floor}
-        return json.dumps({"updated": _exact(moment), "seen": seen})
 
     def _key_and_time(self, record: Mapping[str, Any]) -> tuple[str, datetime | None]:
         row = self.mapping.strip(record)
@@ -276,30 +244,3 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
     if not params:
         return url
     return url + ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
-
-
-def _exact(moment: datetime) -> str:
-    """A time in UTC to the microsecond: a cursor that rounded would see a record with a fraction as changed every run."""
-    return moment.astimezone(UTC).isoformat()
-
-
-def _aware_time(text: Any) -> datetime:
-    moment = datetime.fromisoformat(str(text))
-    if moment.tzinfo is None:
-        raise ValueError("no time zone")
-    return moment
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime | None, dict[str, datetime]]:
-    """The cursor's time and the change time of each record it read near it, by key."""
-    if not cursor:
-        return None, {}
-    try:
-        data = json.loads(cursor)
-        moment = _aware_time(data["updated"])
-        seen = {str(key): _aware_time(updated) for key, updated in data.get("seen", {}).items()}
-        # A cursor written before "seen" lists the keys read at its time.
-        seen.update({str(key): moment for key in data.get("ids", [])})
-        return moment, seen
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise SourceError(f"stored cursor {cursor[:80]!r} is not a JSON-over-HTTP cursor", retryable=False) from error

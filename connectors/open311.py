@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import urllib.parse
@@ -14,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connectors.base import HOTLINE, Batch, RetryPolicy, SourceError, Stream
 from connectors.http import fetch_json
 from connectors.mapping import slug
+from connectors.overlap import DEFAULT_LOOKBACK_SECONDS, OverlapCursor, OverlapScan, exact_time
 from ioc.timeutil import LOCAL_TZ, now_utc
 
 if TYPE_CHECKING:
@@ -29,12 +29,6 @@ OTHER_UNIT = "other"
 # Until this connector reads mapping files, a sources file can change it with [sources.NAME.status_map].
 DEFAULT_STATUS_MAP = {"open": "new", "closed": "answered"}
 REQUEST_HEADERS = {"Accept": "application/json", "User-Agent": "ioc-dashboard"}
-# Each run re-reads the requests updated in the last 10 minutes before its cursor. An update can carry a time
-# older than the newest one a run has already read: the server's clock runs a little behind ours, or its
-# database makes an update visible only once its transaction commits, seconds after the time it was stamped
-# with. Ten minutes covers both with a wide margin, and costs nothing: the cursor remembers what it has read in
-# that stretch, so a request re-read unchanged is skipped, and merge by key would write nothing anyway.
-DEFAULT_LOOKBACK_SECONDS = 600
 
 
 def department(service_code: Any) -> str:
@@ -59,11 +53,6 @@ def _parse_time(value: Any, zone: tzinfo) -> datetime | None:
 def _iso(moment: datetime) -> str:
     """A time as GeoReport's start_date/end_date take it: UTC, whole seconds."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _exact(moment: datetime) -> str:
-    """A time in UTC to the microsecond: a cursor that rounded would see a request with a fraction as changed every run."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Open311Connector:
@@ -149,67 +138,27 @@ class Open311Connector:
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
         """One batch per page of requests changed after ``cursor``; only the last carries the new cursor."""
-        since, seen_before = self._decode_cursor(cursor)
-        started = self.now().astimezone(UTC)
-        floor = None if since is None else since - self.overlap
-        start = started - self.backfill if floor is None else min(floor, started - self.lookback)
+        scan = OverlapScan(OverlapCursor.decode(cursor, "an Open311"), self.overlap, self.now().astimezone(UTC))
+        start = scan.started - self.backfill if scan.floor is None else min(scan.floor, scan.started - self.lookback)
         services = self.services()
-        newest = since
-        read: dict[str, datetime] = {}  # (id, change time) of every request read, for the next run's cursor
-        taken: dict[str, datetime | None] = {}  # windows share their boundary instant: a request is taken once
         pending: Batch | None = None
-        for window_start, window_end in self._windows(start, started):
+        for window_start, window_end in self._windows(start, scan.started):
             for page in self._pages(window_start, window_end):
-                records = []
-                for record in page:
-                    ticket_id = str(record.get("service_request_id") or "")
-                    changed = self._change_time(record)
-                    if changed is not None and ticket_id:
-                        read[ticket_id] = max(changed, read.get(ticket_id, changed))
-                    if ticket_id and ticket_id in taken and taken[ticket_id] == changed:
-                        continue
-                    if floor is not None and changed is not None and (changed < floor or seen_before.get(ticket_id) == changed):
-                        continue  # stored by an earlier run
-                    taken[ticket_id] = changed
-                    records.append(record)
-                    if changed is not None and (newest is None or changed > newest):
-                        newest = changed
+                records = [
+                    record for record in page if scan.take(str(record.get("service_request_id") or ""), self._change_time(record))
+                ]
                 if not records:
                     continue
                 if pending is not None:
                     yield pending
                 pending = self._batch(records, services)
-        if pending is not None and newest is not None:
-            pending.cursor = self._encode_cursor(since, newest, started, read)
         if pending is not None:
+            pending.cursor = scan.next_cursor()
             yield pending
 
     def _change_time(self, record: Mapping[str, Any]) -> datetime | None:
         """When a request last changed: updated_datetime, else requested_datetime (a request never updated)."""
         return _parse_time(record.get("updated_datetime"), self.zone) or _parse_time(record.get("requested_datetime"), self.zone)
-
-    def _encode_cursor(self, since: datetime | None, newest: datetime, started: datetime, read: Mapping[str, datetime]) -> str:
-        # Not past the run's start: an update made while this run paged may sit on a page it had already read.
-        # Never back either, which a server clock ahead of ours would cause; the overlap covers that case.
-        moment = min(newest, started) if since is None else max(since, min(newest, started))
-        floor = moment - self.overlap
-        seen = {ticket_id: _exact(changed) for ticket_id, changed in sorted(read.items()) if changed >= floor}
-        return json.dumps({"updated": _exact(moment), "seen": seen})
-
-    def _decode_cursor(self, cursor: str | None) -> tuple[datetime | None, dict[str, datetime]]:
-        if not cursor:
-            return None, {}
-        try:
-            data = json.loads(cursor)
-            moment = _parse_time(data["updated"], UTC)
-            if moment is None:
-                raise ValueError("no time")
-            seen = {str(ticket_id): _parse_time(changed, UTC) for ticket_id, changed in data.get("seen", {}).items()}
-            # A cursor written before "seen" lists the ids read at its time.
-            seen.update({str(ticket_id): moment for ticket_id in data.get("ids", [])})
-            return moment, {ticket_id: changed for ticket_id, changed in seen.items() if changed is not None}
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise SourceError(f"stored cursor {cursor[:80]!r} is not an Open311 cursor", retryable=False) from error
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -294,13 +243,13 @@ class Open311Connector:
             "lat": self._rounded(record.get("lat")),
             "lon": self._rounded(record.get("long")),
             # The time the cursor is kept on, so a request never updated is stored once, not stamped anew each run.
-            "updated_at": _exact(changed) if (changed := self._change_time(record)) is not None else None,
+            "updated_at": exact_time(changed) if (changed := self._change_time(record)) is not None else None,
         }
 
     def _time_text(self, value: Any) -> Any:
         """A time with its offset, so the store reads it as the cursor does; text that is no time goes on to be rejected."""
         moment = _parse_time(value, self.zone)
-        return value if moment is None else _exact(moment)
+        return value if moment is None else exact_time(moment)
 
     def _rounded(self, value: Any) -> Any:
         # About 100 m at 3 digits: enough for a map of problems, not enough to point at a reporter's door.
