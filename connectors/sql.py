@@ -55,6 +55,9 @@ DEFAULT_PAGE_SIZE = 5_000
 DEFAULT_LOOKBACK_SECONDS = 600
 # Python module of a SQLAlchemy driver -> the package pip installs it from, where the two names differ.
 DRIVER_PACKAGES = {"pymysql": "PyMySQL", "MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]"}
+# SQLSTATEs that retrying cannot cure: no such database, login refused (PostgreSQL's codes, which psycopg reports).
+PERMANENT_SQLSTATES = frozenset({"3D000", "28000", "28P01"})
+PERMANENT_WORDS = ("does not exist", "password authentication failed", "no pg_hba.conf entry")
 IN_LIST_CHUNK = 1_000  # some databases cap bound parameters per statement (SQL Server: 2,100)
 SUPPLEMENT = "supplement_requested"
 
@@ -384,8 +387,13 @@ class SqlConnector:
         return history
 
     def _source_error(self, error: sa_exc.SQLAlchemyError) -> SourceError:
-        # Connection trouble may pass; a wrong table or column name will not, so it is not retried.
-        retryable = isinstance(
+        # Connection trouble may pass; a wrong table or column name will not, so it is not retried. Nor will a
+        # database that does not exist or a refused login, though drivers raise them as connection errors.
+        orig = getattr(error, "orig", None)
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        # At connect time psycopg gives no SQLSTATE, only the server's words.
+        permanent = state in PERMANENT_SQLSTATES or any(words in str(orig or error) for words in PERMANENT_WORDS)
+        retryable = not permanent and isinstance(
             error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError
         )
         cause = str(getattr(error, "orig", None) or error).strip().splitlines()

@@ -238,7 +238,10 @@ def normalize_dossier(row: Mapping[str, Any], reference: Reference, source: str,
         raise RowError("returned_at: before received_at")
     if returned_at is not None and finished_at is not None and returned_at < finished_at:
         raise RowError("returned_at: before finished_at (a result is returned after processing ends)")
-    procedure_code = clean_text(row.get("procedure_code"), MAX_ID_LENGTH)
+    procedure_code = clean_text(row.get("procedure_code"), MAX_ID_LENGTH + 1)
+    if procedure_code is not None and len(procedure_code) > MAX_ID_LENGTH:
+        # Cut, it would be a code no procedure has: refused like an over-long id.
+        raise RowError(f"procedure_code: longer than {MAX_ID_LENGTH} characters")
     procedure = reference.procedures.get(procedure_code) if procedure_code else None
     sector = clean_text(row.get("sector"), 200) or (procedure[0] if procedure else None)
     due_at = parse_timestamp(row.get("due_at"), "due_at")

@@ -160,3 +160,10 @@ def test_reading_unchanged_rows_again_logs_no_run_and_moves_no_screen(store: Dat
                              finished_at="2025-11-04T08:00:00", updated_at="2025-11-04T08:00:00")], cursor="3")])  # fmt: skip
     assert changed.rows_upserted == 1 and runs() == 2 and store.data_version > version
     assert store.scalar("SELECT rows_read FROM ingest_runs WHERE connector = 'overlap' ORDER BY run_id DESC LIMIT 1") == 2
+
+
+def test_an_over_long_procedure_code_is_rejected_not_cut(store: Database) -> None:
+    rows = [dossier("A", procedure_code="1.00" + "9" * 200), dossier("B", procedure_code="2.000815")]
+    result = ingest_batches(store, "test", [Batch(DOSSIERS, rows)])
+    assert (result.rows_upserted, result.rows_rejected) == (1, 1)
+    assert store.scalar("SELECT reason FROM rejects") == "procedure_code: longer than 120 characters"

@@ -129,6 +129,15 @@ def test_an_unreachable_database_is_retried_with_backoff_then_recorded(store: Da
     assert read_cursor(store, "down") is None
 
 
+def test_a_database_that_does_not_exist_fails_at_once(store: Database, postgres_server: PostgresServer) -> None:
+    waits: list[float] = []
+    url = postgres_server.url().replace("/ioc_test", "/khong_co_csdl")
+    source = SqlConnector("nodb", url, retry=RetryPolicy(attempts=3, sleep=waits.append))
+    with pytest.raises(Exception, match='database "khong_co_csdl" does not exist'):
+        run_connector(store, source)
+    assert waits == []  # retrying cannot create it
+
+
 def test_a_missing_table_fails_at_once_with_the_database_message(store: Database, onestop: OneStopDatabase) -> None:
     waits: list[float] = []
     source = connector(onestop, table="khong_co")
