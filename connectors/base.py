@@ -183,8 +183,10 @@ class BatchResult:
     rows_rejected: int = 0
     rejects: list[tuple[str, str]] = field(default_factory=list)  # (raw row, reason) of the last batch
     refused: int = 0  # items refused whole (Batch.refused), also counted in rows_rejected
-    # Rejects not recorded before (an overlap window or a file read again rejects the same rows again).
+    # Rejects not recorded before (an overlap window or a file read again rejects the same rows again): the last
+    # batch's, and how many in all.
     new_rejects: list[tuple[str, str]] = field(default_factory=list)
+    rejects_recorded: int = 0
 
     def add(self, other: BatchResult) -> None:
         self.rows_read += other.rows_read
@@ -192,6 +194,8 @@ class BatchResult:
         self.rows_rejected += other.rows_rejected
         self.refused += other.refused
         self.rejects = other.rejects
+        self.new_rejects = other.new_rejects
+        self.rejects_recorded += len(other.new_rejects)
 
 
 def load_reference(db: Database) -> Reference:

@@ -353,8 +353,9 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
         # The rest landed, but a file was refused whole: a script running this must notice.
         print(f"error: {result.refused} file(s) could not be read and were moved to failed/ (reasons above)", file=sys.stderr)
         return 1
-    if result.rows_read and result.rows_rejected >= result.rows_read:
+    if result.rows_read and result.rows_rejected >= result.rows_read and (result.rejects_recorded or args.from_start):
         # Most often a wrong mapping or option: the cursor moved past those rows, so say how to read them again.
+        # (Rows an overlap window reads again and rejects again are not news, unless the user asked for a re-read.)
         print(
             "error: every row was rejected (reasons in the rejects table); once corrected, run again with --from-start",
             file=sys.stderr,

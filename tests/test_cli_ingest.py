@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ioc import cli
@@ -188,6 +189,12 @@ def test_a_source_whose_every_row_is_rejected_exits_1_and_from_start_reads_it_ag
         )
         assert ingest(tmp_path, sources, "gopy") == 1
         assert "every row was rejected" in capsys.readouterr().err
+        # Read again on purpose while still wrong: the same rejects (recorded once) still make it a failure.
+        assert cli.main(["--db", str(tmp_path / "store.duckdb"), "ingest", "--source", "gopy", "--sources", str(sources),
+                         "--from-start"]) == 1  # fmt: skip
+        assert "every row was rejected" in capsys.readouterr().err
+        with duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True) as conn:
+            assert conn.execute("SELECT count(*) FROM rejects").fetchall() == [(12,)]
 
         wrong.write_text(mapping, encoding="utf-8")  # corrected
         assert ingest(tmp_path, sources, "gopy") == 0
