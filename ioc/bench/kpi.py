@@ -305,7 +305,6 @@ NOTES = (
     "2000000` (`ioc/bench/generate.py`): one simulator per province over the 3,321 communes of",
     "`data/sample/vn_wards_2025.csv`, 18 months, bulk-inserted from numpy in 1 M-row chunks. It bypasses the",
     "per-row connector path on purpose; its rows are the simulator's, which obey the canonical rules.",
-    "Timings were taken while other test suites shared the 2 cores, so they are an upper bound.",
     "",
 )
 
