@@ -401,6 +401,14 @@ def read_cursor(db: Database, connector: str) -> str | None:
     return db.scalar("SELECT cursor_value FROM connector_state WHERE connector = ?", [connector])
 
 
+def forget_cursor(db: Database, connector: str) -> None:
+    """The connector's next run reads its source from the beginning (merge by key stores each row once)."""
+    db.execute_write_fn(
+        lambda conn: run(conn, "UPDATE connector_state SET cursor_value = NULL WHERE connector = ?", [connector]),
+        bump_version=False,
+    )
+
+
 def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> BatchResult:
     """Store each batch in its own transaction, counted in one ``ingest_runs`` row; record a failure if one fails.
 

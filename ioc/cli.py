@@ -310,7 +310,7 @@ def run_report(db: Database, args: argparse.Namespace) -> int:
 
 
 def run_ingest(db: Database, args: argparse.Namespace) -> int:
-    from connectors.base import SourceError, run_connector
+    from connectors.base import SourceError, forget_cursor, run_connector
     from connectors.sources import SourceConfigError, build_connector, read_sources_file
     from ioc.config import Config
 
@@ -332,10 +332,7 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
         print(f"error: {sources_file.path}: {error}", file=sys.stderr)
         return 2
     if args.from_start:
-        db.execute_write_fn(
-            lambda conn: conn.execute("UPDATE connector_state SET cursor_value = NULL WHERE connector = ?", [connector.name]),
-            bump_version=False,
-        )
+        forget_cursor(db, connector.name)
         print(f"{args.source}: cursor forgotten, reading from the start", file=sys.stderr)
     try:
         with _retry_warnings_on_stderr():

@@ -57,7 +57,6 @@ def source_marker(item: dict[str, Any], lang: str) -> html.Span:
     from ioc.health import source_status
 
     status = source_status(item)
-    _, icon = SOURCE_BADGE[status]
     word = (
         t("wall.source_ok", lang)
         if status == "ok"
@@ -70,11 +69,7 @@ def source_marker(item: dict[str, Any], lang: str) -> html.Span:
         lag = item.get("lag_seconds")
         since = t("sources.ago", lang, duration=format_duration(lag, lang)) if lag is not None else t("sources.never", lang)
         text += f" · {since.lower()}"
-    return html.Span(
-        [html.Span(icon, className="source-icon", **_ARIA_HIDDEN), text],
-        className=f"wall-source wall-source-{status}",
-        title=str(item.get("last_error") or "") or None,
-    )
+    return _marker(status, text, str(item.get("last_error") or "") or None)
 
 
 # Beside the title at 1080p the header has room for this many named markers on one line.
@@ -104,12 +99,16 @@ def source_markers(report: list[dict[str, Any]], lang: str) -> list[html.Span]:
 
 
 def _count_marker(status: str, text: str, items: list[dict[str, Any]]) -> html.Span:
+    return _marker(status, text, ", ".join(str(item["connector"]) for item in items), "wall-source-count")
+
+
+def _marker(status: str, text: str, tooltip: str | None, extra_class: str = "") -> html.Span:
+    """A header marker: the status icon (shape, not colour alone) and its text, with a tooltip."""
     _, icon = SOURCE_BADGE[status]
-    names = ", ".join(str(item["connector"]) for item in items)
     return html.Span(
         [html.Span(icon, className="source-icon", **_ARIA_HIDDEN), text],
-        className=f"wall-source wall-source-{status} wall-source-count",
-        title=names,
+        className=f"wall-source wall-source-{status} {extra_class}".strip(),
+        title=tooltip,
     )
 
 

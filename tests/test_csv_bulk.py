@@ -204,18 +204,22 @@ def test_files_the_bulk_reader_refuses_go_row_by_row_with_nothing_lost(
     assert sector == ("Đăng kí" if damage == "windows-1258" else None)
 
 
+def _bulk_csv(path: Path, rows: list[str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A canonical dossier CSV (the first seven columns and updated_at) that takes the bulk path whatever its size."""
+    path.write_text("\n".join([",".join([*HEADER[:7], "updated_at"]), *rows]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(csv_bulk, "BULK_MIN_BYTES", 0)
+    return path
+
+
 def test_a_bulk_file_larger_than_a_row_group_keeps_every_row_and_the_file_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_codes: tuple[list[str], str]
 ) -> None:
     """150,000 rows: past DuckDB's 122,880-row group, where a temporary table filled by INSERT in one transaction lost rows."""
     units, procedure = reference_codes
     count = 150_000
-    lines = [",".join([*HEADER[:7], "updated_at"])]
-    lines += [f"K{i},{units[i % 3]},{procedure},,online,processing,2025-11-03T08:00:00,2025-11-03T09:00:00" for i in range(count)]
-    lines.append(f"K0,{units[0]},{procedure},,online,registered,2025-11-03T08:00:00,2025-11-03T09:00:00")  # same time, later row
-    csv_path = tmp_path / "large.csv"
-    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(csv_bulk, "BULK_MIN_BYTES", 0)
+    rows = [f"K{i},{units[i % 3]},{procedure},,online,processing,2025-11-03T08:00:00,2025-11-03T09:00:00" for i in range(count)]
+    rows.append(f"K0,{units[0]},{procedure},,online,registered,2025-11-03T08:00:00,2025-11-03T09:00:00")  # same time, later row
+    csv_path = _bulk_csv(tmp_path / "large.csv", rows, monkeypatch)
     db = open_store(tmp_path / "store.duckdb")
     try:
         summary = import_csv(db, "dossiers", csv_path)
@@ -274,12 +278,9 @@ def test_a_large_file_of_bad_rows_is_rejected_row_by_row_on_the_bulk_path(
     """130,000 rows the SQL checks all leave (an unknown status), and one good row: every reject has its reason and line."""
     units, procedure = reference_codes
     count = 130_000
-    lines = [",".join([*HEADER[:7], "updated_at"])]
-    lines += [f"X{i},{units[0]},{procedure},,online,đang làm,2025-11-03T08:00:00,2025-11-03T09:00:00" for i in range(count)]
-    lines.append(f"OK1,{units[0]},{procedure},,online,processing,2025-11-03T08:00:00,2025-11-03T09:00:00")
-    csv_path = tmp_path / "bad.csv"
-    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(csv_bulk, "BULK_MIN_BYTES", 0)
+    rows = [f"X{i},{units[0]},{procedure},,online,đang làm,2025-11-03T08:00:00,2025-11-03T09:00:00" for i in range(count)]
+    rows.append(f"OK1,{units[0]},{procedure},,online,processing,2025-11-03T08:00:00,2025-11-03T09:00:00")
+    csv_path = _bulk_csv(tmp_path / "bad.csv", rows, monkeypatch)
     db = open_store(tmp_path / "store.duckdb")
     try:
         summary = import_csv(db, "dossiers", csv_path)

@@ -80,18 +80,15 @@ def run_bench(args: argparse.Namespace) -> int:
             f"aggregates {result.seconds_aggregates:.1f} s"
         )
         return 0
-    from ioc.bench.kpi import render_markdown, run_kpi_bench, write_section
+    from ioc.bench.kpi import render_markdown, run_kpi_bench
+    from ioc.bench.report import publish
 
     if not Path(path).exists():
         print(f"error: {path} does not exist: run `python -m ioc bench generate` first", file=sys.stderr)
         return 2
     report = run_kpi_bench(path, pandas_baseline=not args.no_pandas)
     command = "python -m ioc bench kpi " + " ".join(shlex.quote(part) for part in _argv_after_kpi())
-    markdown = render_markdown(report, command.strip())
-    print(markdown)
-    if not args.print_only:
-        write_section(markdown)
-        print("wrote the KPI engine section of docs/benchmarks.md", file=sys.stderr)
+    publish(render_markdown(report, command.strip()), print_only=args.print_only)
     return 0
 
 
@@ -101,7 +98,8 @@ def _argv_after_kpi() -> list[str]:
 
 
 def _run_ingest(args: argparse.Namespace) -> int:
-    from ioc.bench.ingest import render_markdown, run_ingest_bench, write_section
+    from ioc.bench.ingest import render_markdown, run_ingest_bench
+    from ioc.bench.report import publish
 
     if args.rows < 1 or args.changed < 0:
         print("error: --rows must be at least 1 and --changed at least 0", file=sys.stderr)
@@ -110,8 +108,5 @@ def _run_ingest(args: argparse.Namespace) -> int:
     argv = sys.argv[1:]
     tail = argv[argv.index("ingest") + 1 :] if "ingest" in argv else []
     markdown = render_markdown(report, ("python -m ioc bench ingest " + " ".join(shlex.quote(a) for a in tail)).strip())
-    print(markdown)
-    if not args.print_only:
-        write_section(markdown)
-        print("wrote the Ingest section of docs/benchmarks.md", file=sys.stderr)
+    publish(markdown, print_only=args.print_only)
     return 0

@@ -23,8 +23,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ioc.bench import report
-from ioc.bench.report import BENCHMARKS_MD
 from ioc.config import LOCAL_TIMEZONE
 from ioc.db import Database
 from ioc.model import NOT_ACCEPTED_STATUSES, RESOLVED_STATUSES
@@ -367,8 +365,3 @@ def render_markdown(report: BenchReport, command: str) -> str:
         *NOTES,
     ]
     return "\n".join(lines)
-
-
-def write_section(markdown: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace (or append) the "KPI engine" section of docs/benchmarks.md, keeping every other section."""
-    report.write_section(markdown, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from ioc.config import PROJECT_ROOT
@@ -33,3 +34,12 @@ def write_section(markdown: str, path: Path = BENCHMARKS_MD, *, after: str | Non
         text = text.rstrip("\n") + "\n\n" + body
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def publish(markdown: str, *, print_only: bool, after: str | None = None, path: Path = BENCHMARKS_MD) -> None:
+    """What every benchmark does with its report: print it, and unless ``print_only`` put it in docs/benchmarks.md."""
+    print(markdown)
+    if not print_only:
+        write_section(markdown, path, after=after)
+        title = markdown.split("\n", 1)[0].removeprefix("## ")
+        print(f"wrote the '{title}' section of {path}", file=sys.stderr)

@@ -153,11 +153,6 @@ def render_markdown(renders: list[dict[str, Any]], gzip_total: int, refresh: dic
     return "\n".join(lines)
 
 
-def write_section(markdown: str) -> None:
-    """Replace the "Wall screens" section of docs/benchmarks.md, keeping every other section."""
-    report.write_section(markdown, BENCHMARKS)
-
-
 def main(argv: list[str] | None = None) -> int:
     import logging
 
@@ -187,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             stores.close()
     command = "python tests/bench/bench_wall.py" + (" " + " ".join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else "")
     markdown = render_markdown(renders, gzip_total, refresh, command)
-    print(markdown)
-    if not args.print_only:
-        write_section(markdown)
-        print(f"wrote the '{SECTION[3:]}' section of {BENCHMARKS}", file=sys.stderr)
+    report.publish(markdown, print_only=args.print_only, path=BENCHMARKS)
     return 0
 
 

@@ -135,11 +135,6 @@ def render_markdown(result: dict[str, Any], command: str) -> str:
     )
 
 
-def write_section(markdown: str) -> None:
-    """Replace this section of docs/benchmarks.md, or put it right after the "Wall screens" section."""
-    report.write_section(markdown, BENCHMARKS, after="## Wall screens")
-
-
 def main(argv: list[str] | None = None) -> int:
     import logging
 
@@ -173,10 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         " " + " ".join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ""
     )
     markdown = render_markdown(result, command)
-    print(markdown)
-    if not args.print_only:
-        write_section(markdown)
-        print(f"wrote the '{SECTION[3:]}' section of {BENCHMARKS}", file=sys.stderr)
+    report.publish(markdown, print_only=args.print_only, path=BENCHMARKS, after="## Wall screens")
     return 0
 
 
