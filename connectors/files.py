@@ -28,6 +28,8 @@ from connectors.mapping import (
     ROW_PROBLEM,
     RowLog,
     SourceMapping,
+    UncomputedFormula,
+    flag_uncomputed,
     guarded_target,
     match_key,
     nfc,
@@ -259,7 +261,7 @@ def mark_mixed_rows(table: Table) -> None:
 
 
 def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, datetime):
+    if value is None or isinstance(value, datetime | UncomputedFormula):
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
@@ -270,34 +272,67 @@ def _cell(value: Any) -> Any:
     return nfc(str(value))
 
 
-def _read_xlsx(raw: bytes, name: str, sheet: str | None) -> Table:
+def _has_formulas(raw: bytes) -> bool:
+    """True when a worksheet of the workbook holds a formula (<f> element); most hand-made sheets hold none."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                text = archive.read(name)
+                if b"<f>" in text or b"<f " in text:
+                    return True
+    return False
+
+
+def _sheet_values(raw: bytes, sheet: str | None, name: str) -> Iterator[list[Any]]:
+    """Each row's cell values (row 1 first, blank rows included); a formula whose result was never saved is UncomputedFormula."""
     import openpyxl
+    from openpyxl.utils import get_column_letter
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=False) if _has_formulas(raw) else None
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise FileReadError(f"{name} is not a readable XLSX workbook (truncated or damaged?): {error}") from None
     try:
         if sheet is not None and sheet not in workbook.sheetnames:
             raise FileReadError(f"{name} has no sheet '{sheet}' (sheets: {', '.join(workbook.sheetnames)})")
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
-        header: list[str] | None = None
-        rows: list[dict[str, Any]] = []
         try:
-            for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-                cells = [_cell(value) for value in values]
-                if not any(cell is not None and str(cell).strip() for cell in cells):
-                    continue
-                if header is None:
-                    header = ["" if cell is None else nfc(str(cell)).strip() for cell in cells]
-                    continue
-                row: dict[str, Any] = dict(zip(header, cells, strict=False))
-                row[ROW_LINE] = number
-                rows.append(row)
+            if formulas is None:
+                for values in worksheet.iter_rows(values_only=True):
+                    yield list(values)
+                return
+            formula_sheet = formulas[worksheet.title]
+            for number, (cells, formula_cells) in enumerate(
+                zip(worksheet.iter_rows(), formula_sheet.iter_rows(), strict=True), start=1
+            ):
+                values = [cell.value for cell in cells]
+                for index, (cell, formula_cell) in enumerate(zip(cells, formula_cells, strict=True)):
+                    # A result saved as text is typed "str" even when empty; an untyped blank is a result never computed.
+                    if formula_cell.data_type == "f" and cell.value is None and cell.data_type == "n":
+                        values[index] = UncomputedFormula(f"{get_column_letter(index + 1)}{number}", str(formula_cell.value))
+                yield values
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
             raise FileReadError(f"{name}: the workbook is damaged or truncated: {error}") from None
     finally:
         workbook.close()
+        if formulas is not None:
+            formulas.close()
+
+
+def _read_xlsx(raw: bytes, name: str, sheet: str | None) -> Table:
+    header: list[str] | None = None
+    rows: list[dict[str, Any]] = []
+    for number, values in enumerate(_sheet_values(raw, sheet, name), start=1):
+        cells = [_cell(value) for value in values]
+        if not any(cell is not None and str(cell).strip() for cell in cells):
+            continue
+        if header is None:
+            header = ["" if cell is None else nfc(str(cell)).strip() for cell in cells]
+            continue
+        row: dict[str, Any] = dict(zip(header, cells, strict=False))
+        row[ROW_LINE] = number
+        rows.append(row)
     if header is None:
         raise FileReadError(f"{name} is empty (no header row in the sheet)")
     while header and not header[-1]:
@@ -417,7 +452,8 @@ def canonical_batches(
     chunks = list(_chunks(rows)) or [[]]
     for number, chunk in enumerate(chunks, start=1):
         cursor = final_cursor if number == len(chunks) else None
-        yield Batch(guarded, [{key: row[key] for key in keep if key in row} for row in chunk], cursor, on_written=on_written)
+        kept = [flag_uncomputed({key: row[key] for key in keep if key in row}) for row in chunk]
+        yield Batch(guarded, kept, cursor, on_written=on_written)
 
 
 def log_result(log: RowLog) -> Callable[[BatchResult], None]:

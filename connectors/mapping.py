@@ -76,6 +76,32 @@ ROW_PROBLEM = "_problem"
 ROW_FILE = "_file"  # the file a row was read from: a reject names the file and the line to correct
 ROW_METADATA = (ROW_LINE, ROW_PROBLEM, ROW_FILE)
 
+
+@dataclass(frozen=True)
+class UncomputedFormula:
+    """A spreadsheet cell holding a formula whose result was never saved (a file a program wrote, not a spreadsheet app).
+
+    The reader cannot know the value, so a row that reads such a cell is rejected, never taken as blank.
+    """
+
+    coordinate: str  # "C4"
+    formula: str  # "=B4*2"
+
+    def __str__(self) -> str:
+        return self.formula
+
+
+def flag_uncomputed(row: dict[str, Any]) -> dict[str, Any]:
+    """Mark ``row`` (already cut to the columns that are read) as unreadable when one of its cells is an UncomputedFormula."""
+    cells = [f"{column} ({value.coordinate})" for column, value in row.items() if isinstance(value, UncomputedFormula)]
+    if cells and not row.get(ROW_PROBLEM):
+        row[ROW_PROBLEM] = (
+            f"line {row.get(ROW_LINE)}: {', '.join(cells)} holds a formula whose result was never saved (the file was "
+            "written by a program, not saved by a spreadsheet); open it in Excel or LibreOffice, save it and send it again"
+        )
+    return row
+
+
 TIMESTAMP_COLUMNS = frozenset(
     {"received_at", "due_at", "finished_at", "returned_at", "forwarded_at", "answered_at", "updated_at"}
 )
@@ -271,7 +297,7 @@ class SourceMapping:
                     continue
                 with contextlib.suppress(TypeError, ValueError):
                     row[rule.columns[0]] = round(float(value), rule.round_to)
-        return row
+        return flag_uncomputed(row)
 
     def _value_map(self, canonical: str, value: Any) -> Any:
         table = self.values.get(canonical)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import unicodedata
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -91,6 +93,69 @@ def test_a_semicolon_separated_file_and_an_xlsx_import_like_a_csv(store: Databas
     assert import_file(store, xlsx, mapping).result.rows_upserted == 1
     received = store.execute("SELECT DISTINCT CAST(timezone('Asia/Ho_Chi_Minh', received_at) AS VARCHAR) FROM hotline_tickets")
     assert received == [("2025-11-03 08:30:00",)]
+
+
+def _workbook(path: Path, rows: list[list[object]], saved: dict[str, str] | None = None) -> Path:
+    """An XLSX as openpyxl writes it (formulas without results), with ``saved`` text results put in as a spreadsheet saves them."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+    if saved:
+        with zipfile.ZipFile(path) as archive:
+            parts = {name: archive.read(name) for name in archive.namelist()}
+        xml = parts["xl/worksheets/sheet1.xml"].decode("utf-8")
+        for coordinate, text in saved.items():
+            xml, found = re.subn(
+                rf'<c r="{coordinate}"([^>]*)><f>(.*?)</f><v\s*/?>(</v>)?</c>',
+                lambda match, text=text: f'<c r="{coordinate}"{match[1]} t="str"><f>{match[2]}</f><v>{text}</v></c>',
+                xml,
+            )
+            assert found == 1, coordinate
+        parts["xl/worksheets/sheet1.xml"] = xml.encode("utf-8")
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in parts.items():
+                archive.writestr(name, data)
+    return path
+
+
+def test_an_xlsx_formula_whose_result_was_never_saved_rejects_only_rows_that_read_it(store: Database, tmp_path: Path) -> None:
+    header = VN_HEADER.split(",")
+    answered, field, address = header.index("Ngày trả lời"), header.index("Lĩnh vực"), header.index("Địa chỉ")
+    rows: list[list[object]] = [header]
+    for ticket in ("PA-1", "PA-2", "PA-3", "PA-4", "PA-5"):
+        rows.append(list(vn_row(ticket).split(",")))
+    rows[1][answered] = "=B2+1"  # read by the mapping, result never saved: rejected
+    rows[2][address] = '=CONCAT("12 ", "Lê Duẩn")'  # a personal column the mapping never reads: no matter
+    rows[3][field] = '=IF(TRUE, "Môi trường", "")'  # a result saved as a spreadsheet saves it: read as text
+    rows[4][answered] = '=IF(FALSE, B5, "")'  # an empty text result is a saved result: blank, not a problem
+    xlsx = _workbook(tmp_path / "export.xlsx", rows, {"G4": "Môi trường", "D5": ""})
+    report = import_file(store, xlsx, load_mapping(write_mapping(tmp_path)))
+    assert (report.result.rows_read, report.result.rows_upserted, report.result.rows_rejected) == (5, 4, 1)
+    assert store.execute("SELECT reason FROM rejects") == [
+        (
+            "line 2: Ngày trả lời (D2) holds a formula whose result was never saved (the file was written by a program, "
+            "not saved by a spreadsheet); open it in Excel or LibreOffice, save it and send it again",
+        )
+    ]
+    stored = dict(store.execute("SELECT ticket_id, field FROM hotline_tickets"))
+    assert sorted(stored) == ["PA-2", "PA-3", "PA-4", "PA-5"] and stored["PA-3"] == "Môi trường"
+    assert store.scalar("SELECT answered_at IS NULL FROM hotline_tickets WHERE ticket_id = 'PA-4'") is True
+    # Canonical files too: a formula in a column of the model rejects its row, one outside the model does not.
+    canonical = _workbook(
+        tmp_path / "canonical.xlsx",
+        [
+            ["ticket_id", "unit_code", "status", "received_at", "ghi_chu"],
+            ["T-1", "=20194", "new", "2025-11-03T08:00:00", ""],
+            ["T-2", "20194", "new", "2025-11-03T08:00:00", "=1+1"],
+        ],
+    )
+    summary = import_csv(store, "hotline", canonical)
+    assert (summary.result.rows_upserted, summary.result.rows_rejected) == (1, 1)
+    assert store.scalar("SELECT count(*) FROM hotline_tickets WHERE ticket_id = 'T-2'") == 1
+    assert store.scalar("SELECT count(*) FROM rejects WHERE reason LIKE 'line 2: unit_code (B2) holds a formula%'") == 1
 
 
 def make_drop(tmp_path: Path, store: Database) -> tuple[Path, FileDropConnector]:
