@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from connectors.base import DOSSIERS, Batch, RetryPolicy, SourceError, Stream, raw_text
+from connectors.mapping import ROW_PROBLEM, guarded_target
 from ioc.canonical import RowError, parse_dossier_status
 from ioc.model import ENDED_STATUSES
 from ioc.timeutil import LOCAL_TZ
@@ -48,6 +49,8 @@ OPTIONAL_CANONICAL = (
 # Until connectors/mapping.py covers SQL sources, a sources file can extend these maps with [values.COLUMN].
 DEFAULT_VALUES: dict[str, dict[str, str]] = {"channel": {"1": "in_person", "2": "online", "3": "postal"}}
 DEFAULT_PAGE_SIZE = 5_000
+# Rows the connector itself finds unusable carry ROW_PROBLEM, which the guard turns into their reject reason.
+_GUARDED = guarded_target(DOSSIERS)
 # A row can become visible with a change time already behind the cursor: the one-stop application stamps
 # ngay_cap_nhat when its transaction starts and commits later, and its servers' clocks drift. Ten minutes
 # covers a slow transaction and ordinary skew while re-reading only the last ten minutes of changes per run
@@ -293,7 +296,7 @@ class SqlConnector:
             last = records[-1]
             after = RowPosition(last["updated_at"], last["dossier_id"])
             reached = after if reached is None else reached.furthest(after)
-            yield Batch(DOSSIERS, rows, self._encoded(reached))
+            yield Batch(_GUARDED, rows, self._encoded(reached))
             if len(records) < self.page_size:
                 break
         yield from self._rows_without_change_time()
@@ -416,7 +419,21 @@ class SqlConnector:
         elif row.get("status") is not None and row.get("finished_at") is None and self._status_name(row["status"]) == "returned":
             # Without history or a finished column, a returned dossier ended no later than its return.
             row["finished_at"] = row.get("returned_at")
+        status = self._status_name(row.get("status"))
+        if status in ENDED_STATUSES and row.get("finished_at") is None:
+            row[ROW_PROBLEM] = self._why_no_end(status)
         return row
+
+    def _why_no_end(self, status: str) -> str:
+        """The reject reason for an ended dossier without an end time, saying where the connector looked for one."""
+        looked = [f"{self.history.table} has no row ending it"] if self.history is not None else ["no [history] table is set"]
+        if "finished_at" in self.columns:
+            looked.append(f"its {self.columns['finished_at']} is empty")
+        else:
+            looked.append("no finished_at column is mapped")
+        if status == "returned":
+            looked.append(f"its {self.columns.get('returned_at', 'returned_at')} is empty")
+        return f"finished_at: missing for a dossier whose status is {status} ({'; '.join(looked)})"
 
     def _apply_history(self, row: dict[str, Any], events: list[tuple[str | None, Any]]) -> None:
         """finished_at, supplement_count and paused_seconds from the transitions, where the history has them."""

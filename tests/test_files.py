@@ -110,7 +110,9 @@ def _workbook(path: Path, rows: list[list[object]], saved: dict[str, str] | None
         for coordinate, text in saved.items():
             xml, found = re.subn(
                 rf'<c r="{coordinate}"([^>]*)><f>(.*?)</f><v\s*/?>(</v>)?</c>',
-                lambda match, text=text: f'<c r="{coordinate}"{match[1]} t="str"><f>{match[2]}</f><v>{text}</v></c>',
+                lambda match, text=text, coordinate=coordinate: (
+                    f'<c r="{coordinate}"{match[1]} t="str"><f>{match[2]}</f><v>{text}</v></c>'
+                ),
                 xml,
             )
             assert found == 1, coordinate

@@ -93,6 +93,29 @@ def test_history_gives_finished_at_supplements_and_paused_time(store: Database, 
     )
 
 
+def test_an_ended_dossier_whose_end_the_source_never_recorded_is_rejected_saying_where_it_was_looked_for(
+    store: Database, onestop: OneStopDatabase
+) -> None:
+    onestop.add_dossier("GOOD", received="2025-11-03 08:00:00")
+    # Resolved (9) at the source, but its history stops at "processing": no time processing ended.
+    onestop.add_dossier(
+        "NO-END", received="2025-11-03 08:00:00", status=9, history=[(2, "2025-11-03 08:00:00"), (4, "2025-11-03 09:00:00")]
+    )
+    result = run_connector(store, connector(onestop))
+    assert (result.rows_upserted, result.rows_rejected) == (1, 1) and stored_ids(store) == ["GOOD"]
+    assert store.scalar("SELECT reason FROM rejects") == (
+        "finished_at: missing for a dossier whose status is resolved "
+        "(ho_so_lich_su has no row ending it; no finished_at column is mapped)"
+    )
+    # Without a history table, the reason says so, and names the finished column when one is mapped.
+    onestop.transition("NO-END", 9, "2025-11-05 10:00:00")  # a new change time, so the next source reads it again
+    without_history = connector(onestop, history=None, columns={"finished_at": "ngay_tra_ket_qua"})
+    run_connector(store, without_history)
+    assert store.scalar("SELECT reason FROM rejects WHERE connector = 'onestop' ORDER BY reject_id DESC LIMIT 1") == (
+        "finished_at: missing for a dossier whose status is resolved (no [history] table is set; its ngay_tra_ket_qua is empty)"
+    )
+
+
 def test_a_status_change_at_the_source_updates_the_store_and_appends_an_event(store: Database, onestop: OneStopDatabase) -> None:
     onestop.add_dossier("D1", received="2025-11-03 08:00:00", status=4)
     source = connector(onestop)
