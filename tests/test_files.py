@@ -110,9 +110,7 @@ def _workbook(path: Path, rows: list[list[object]], saved: dict[str, str] | None
         for coordinate, text in saved.items():
             xml, found = re.subn(
                 rf'<c r="{coordinate}"([^>]*)><f>(.*?)</f><v\s*/?>(</v>)?</c>',
-                lambda match, text=text, coordinate=coordinate: (
-                    f'<c r="{coordinate}"{match[1]} t="str"><f>{match[2]}</f><v>{text}</v></c>'
-                ),
+                rf'<c r="{coordinate}"\1 t="str"><f>\2</f><v>{text}</v></c>',
                 xml,
             )
             assert found == 1, coordinate
@@ -126,7 +124,7 @@ def _workbook(path: Path, rows: list[list[object]], saved: dict[str, str] | None
 def test_an_xlsx_formula_whose_result_was_never_saved_rejects_only_rows_that_read_it(store: Database, tmp_path: Path) -> None:
     header = VN_HEADER.split(",")
     answered, field, address = header.index("Ngày trả lời"), header.index("Lĩnh vực"), header.index("Địa chỉ")
-    rows: list[list[object]] = [header]
+    rows: list[list[object]] = [list[object](header)]
     for ticket in ("PA-1", "PA-2", "PA-3", "PA-4", "PA-5"):
         rows.append(list(vn_row(ticket).split(",")))
     rows[1][answered] = "=B2+1"  # read by the mapping, result never saved: rejected
