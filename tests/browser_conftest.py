@@ -15,6 +15,22 @@ def pytest_setup_options():  # type: ignore[no-untyped-def]
     return options
 
 
+@pytest.fixture(autouse=True)
+def _free_dash_port() -> None:
+    """dash_duo's next server on a port free now, not its fixed 58050 and up.
+
+    On the fixed port, a second test run on the same machine (a CI clone beside a working tree) would find the
+    other run's server already answering there, and test it instead of its own.
+    """
+    import socket
+
+    from dash.testing.application_runners import BaseDashRunner
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        BaseDashRunner._next_port = probe.getsockname()[1]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip browser tests, with the reason, where Chromium or its driver is missing."""
     import shutil
