@@ -33,7 +33,7 @@ def main() -> int:
         plan = plan_connectors(db, config)
         plan.announce()
         scheduler = start_scheduler(db, plan.connectors)
-        app = create_app(db, config, connector_intervals=plan.intervals)
+        app = create_app(db, config, connector_intervals=plan.intervals, source_problems=plan.unstored_problems)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         # Every browser polls every few seconds: one access-log line per poll would drown real messages.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -454,7 +454,9 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
             if batch.on_written is not None:
                 batch.on_written(written)
     except Exception as error:
-        message = f"{type(error).__name__}: {error}"[:2000]
+        # A source's own failure is told in its words (they name the source and what failed); anything else is a
+        # fault of ours, where the exception's class is the first clue.
+        message = (str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}")[:2000]
         # Not logged here: the caller says it once (the scheduler's log, the CLI's error line).
         failed_run = run_id if run_id is not None else _start_run(db, connector, started_at)
 

@@ -163,11 +163,19 @@ class Open311Connector:
     # -- requests --------------------------------------------------------------------------------
 
     def services(self) -> dict[str, str]:
-        """service_code -> service_name from services.json (names requests lack are filled from it)."""
-        listing = self._get("services.json", {})
+        """service_code -> service_name from services.json (names requests lack are filled from it).
+
+        Only names come from it, and requests usually carry their own: a server without a working services.json
+        (some answer 404) costs the names it would have filled, with a warning, not the run.
+        """
+        try:
+            listing = self._get("services.json", {})
+        except SourceError as error:
+            log.warning("%s; the requests are read without it (a service name a request lacks stays empty)", error)
+            return {}
         return {
             str(item["service_code"]): str(item.get("service_name") or "")
-            for item in listing
+            for item in (listing if isinstance(listing, list) else [])
             if isinstance(item, Mapping) and item.get("service_code")
         }
 

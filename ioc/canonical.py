@@ -27,6 +27,8 @@ MAX_TITLE_LENGTH = 500
 MAX_SMALL_INT = 2_147_483_647  # the store's INTEGER columns (supplement_count) hold no more
 # Hotline answer deadlines by urgency, in working days (QĐ 960/QĐ-UBND Đà Nẵng: urgent 1, quick 3; normal 5).
 HOTLINE_DUE_WORKING_DAYS = {"urgent": 1, "quick": 3, "normal": 5}
+# The field a hotline ticket that names none is counted under.
+OTHER_FIELD = "Lĩnh vực khác"
 # A due date computed from a working-day count is the end of office hours on that day.
 DUE_HOUR_LOCAL = 17
 
@@ -311,7 +313,7 @@ def normalize_hotline(row: Mapping[str, Any], reference: Reference, source: str,
         "ticket_id": ticket_id,
         "source": clean_text(row.get("source"), 100) or source,
         "channel": parse_choice(row.get("channel"), "channel", HOTLINE_CHANNELS, default="other"),
-        "field": clean_text(row.get("field"), 200) or "Lĩnh vực khác",
+        "field": clean_text(row.get("field"), 200) or OTHER_FIELD,
         "urgency": urgency,
         "unit_code": unit_code,
         "received_at": received_at,

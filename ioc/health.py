@@ -30,6 +30,7 @@ def connector_health(
     stale_after_factor: int = 3,
     now: datetime | None = None,
     failing_after: int | None = None,
+    problems: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per connector seen in the store (or expected in ``intervals``), sorted by name.
 
@@ -37,8 +38,14 @@ def connector_health(
     expected interval, None when its interval is unknown (DESIGN §5: mark a stale source). A connector
     whose last ``failing_after`` runs (default ``stale_after_factor``) all failed is ``failing`` and
     stale whatever its interval: each of those runs already retried with backoff.
+
+    When ``intervals`` is given it is what runs now: a connector the store knows but ``intervals`` lacks
+    (a source taken out of the sources file, a one-off import) is ``scheduled`` False, and its old errors
+    are history, not trouble. ``problems`` are sources that could not even be planned (an unreadable
+    sources file): one failing item each, named by its key, so no screen says all is well while nothing runs.
     """
     now = now or now_utc()
+    scheduled_names = None if intervals is None else set(intervals)
     intervals = dict(intervals or {})
     states = {
         row[0]: row[1:]
@@ -56,7 +63,8 @@ def connector_health(
         interval = intervals.get(name)
         stale = None if interval is None else (lag is None or lag > interval * stale_after_factor)
         consecutive_failures = failures.get(name, 0)
-        failing = consecutive_failures >= max(1, failing_after)
+        scheduled = None if scheduled_names is None else name in scheduled_names
+        failing = consecutive_failures >= max(1, failing_after) and scheduled is not False
         if failing:
             stale = True
         run = runs.get(name)
@@ -75,6 +83,7 @@ def connector_health(
                 "last_error": last_error,
                 "consecutive_failures": consecutive_failures,
                 "failing": failing,
+                "scheduled": scheduled,
                 "last_run": None
                 if run is None
                 else {
@@ -88,7 +97,28 @@ def connector_health(
                 },
             }
         )
-    return report
+    problems = problems or {}
+    # A problem replaces what the store remembers of a source by that name: it cannot run now, whatever it did before.
+    return [item for item in report if item["connector"] not in problems] + [
+        _problem_item(name, problem) for name, problem in sorted(problems.items())
+    ]
+
+
+def _problem_item(name: str, problem: str) -> dict[str, Any]:
+    """A health item for something that should run and cannot: failing from the start, never a success."""
+    return {
+        "connector": name,
+        "last_success_at": None,
+        "lag_seconds": None,
+        "interval_seconds": None,
+        "stale": True,
+        "last_error_at": None,
+        "last_error": problem,
+        "consecutive_failures": 0,
+        "failing": True,
+        "scheduled": True,
+        "last_run": None,
+    }
 
 
 # What a source's health item says to a person, worst first: each is shown with an icon and a word, never colour alone.
@@ -96,9 +126,12 @@ SOURCE_STATUSES = ("error", "stale", "waiting", "unscheduled", "ok")
 
 
 def source_status(item: Mapping[str, Any]) -> str:
-    """One word for a ``connector_health`` item: ``error`` when its last attempt failed, ``stale`` when it has not
-    succeeded within its expected interval, ``waiting`` when it never succeeded yet, ``unscheduled`` when no
-    interval is known (a manual import, or a source no longer scheduled), otherwise ``ok``."""
+    """One word for a ``connector_health`` item: ``unscheduled`` when it does not run now (a manual import, a
+    source no longer in the sources file) or no interval is known, ``error`` when its last attempt failed,
+    ``stale`` when it has not succeeded within its expected interval, ``waiting`` when it never succeeded yet,
+    otherwise ``ok``."""
+    if item.get("scheduled") is False:
+        return "unscheduled"
     if item.get("last_error") or item.get("failing"):
         return "error"
     if item.get("stale"):
@@ -108,6 +141,11 @@ def source_status(item: Mapping[str, Any]) -> str:
     if item.get("stale") is None:
         return "unscheduled"
     return "ok"
+
+
+def in_trouble(report: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items that need a person: a source in error or stale (what /health calls degraded, what walls flag)."""
+    return [item for item in report if source_status(item) in ("error", "stale")]
 
 
 def last_success_time(health: list[dict[str, Any]]) -> datetime | None:

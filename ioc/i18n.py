@@ -77,6 +77,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "data_time.label": ("Dữ liệu lúc", "Data as of"),
     "data_time.none": ("Chưa có dữ liệu", "No data yet"),
     "data_time.stale": ("Nguồn chậm cập nhật", "Source stale"),
+    "data_time.error": ("Nguồn bị lỗi", "Source failing"),
     "commune.not_found": ("Không tìm thấy đơn vị có mã “{code}”.", "No unit with code “{code}”."),
     "commune.back": ("Về trang toàn thành phố", "Back to the city overview"),
     "commune.rank": ("Hạng {rank}/{total} về tỷ lệ đúng hạn tháng này", "Ranked {rank} of {total} by on-time rate this month"),

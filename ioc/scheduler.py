@@ -32,8 +32,11 @@ class SchedulerAlreadyStartedError(RuntimeError):
     """start_scheduler was called twice in one process (a reloader or a second web worker would do this)."""
 
 
-class SourceNotStartedError(RuntimeError):
+class SourceNotStartedError(SourceError):
     """A declared source the scheduler could not start; stored as its failed run so /health and the pages show why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 @dataclass
@@ -47,8 +50,16 @@ class ConnectorPlan:
     problems: list[str] = field(default_factory=list)
     # Deliberate choices worth a line at start (a simulator switched off by the settings).
     notes: list[str] = field(default_factory=list)
+    # Problems stored nowhere (a sources file that cannot be read, a source refused for its name), by the name a
+    # health view lists them under: the app shows them as failing sources (ioc.web.create_app's source_problems).
+    unstored_problems: dict[str, str] = field(default_factory=dict)
     # The sources file read; None when the app runs on the embedded defaults.
     sources_file: Path | None = None
+
+    def refuse(self, name: str, problem: str) -> None:
+        """Say ``problem`` at start and show it under ``name`` wherever sources are shown, without storing it."""
+        self.problems.append(problem)
+        self.unstored_problems[name] = problem
 
     def announce(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         """Say at start what runs (stdout), and what does not and how to fix it (stderr)."""
@@ -91,14 +102,15 @@ def plan_connectors(db: Database, config: Config) -> ConnectorPlan:
         "/ No source runs, not even the simulator; the pages show the stored data."
     )
     if not path.exists():
-        plan.problems.append(
-            f"IOC_SOURCES_FILE names {path}, which does not exist: fix the path, or unset it to run the simulator. {nothing_runs}"
+        plan.refuse(
+            path.name,
+            f"IOC_SOURCES_FILE names {path}, which does not exist: fix the path, or unset it to run the simulator. {nothing_runs}",
         )
         return plan
     try:
         sources_file = read_sources_file(path)
     except SourceConfigError as error:
-        plan.problems.append(f"{error}. Fix the file and restart. {nothing_runs}")
+        plan.refuse(path.name, f"{error}. Fix the file and restart. {nothing_runs}")
         return plan
     for name, problem in sources_file.problems.items():
         _not_started(db, plan, name, f"{path}: {problem}", sources_file.intervals[name])
@@ -114,7 +126,7 @@ def _add_source(db: Database, config: Config, plan: ConnectorPlan, source: Sourc
             plan.notes.append(f"{where} (kind simulator) is off: IOC_SIMULATOR_ENABLED is false")
             return
         if SIMULATOR in plan.intervals:
-            plan.problems.append(f"{where} is a second simulator: keep one table of kind simulator")
+            plan.refuse(source.name, f"{where} is a second simulator: keep one table of kind simulator")
             return
     try:
         connector = build_connector(db, source)
@@ -127,7 +139,7 @@ def _add_source(db: Database, config: Config, plan: ConnectorPlan, source: Sourc
         _not_started(db, plan, source.name, problem, source.interval_seconds)
         return
     if connector.name in plan.intervals:
-        plan.problems.append(f"{where} would run as '{connector.name}', a name another source already has")
+        plan.refuse(source.name, f"{where} would run as '{connector.name}', a name another source already has")
         return
     plan.connectors.append(connector)
     plan.intervals[connector.name] = connector.interval_seconds

@@ -40,6 +40,7 @@ _DB_KEY = "IOC_DB"
 _CONFIG_KEY = "IOC_CONFIG"
 _CLOCK_KEY = "IOC_CLOCK"
 _INTERVALS_KEY = "IOC_CONNECTOR_INTERVALS"
+_PROBLEMS_KEY = "IOC_SOURCE_PROBLEMS"
 
 
 def get_db() -> Database:
@@ -90,8 +91,13 @@ def create_app(
     *,
     clock: Callable[[], datetime] = now_utc,
     connector_intervals: Mapping[str, int] | None = None,
+    source_problems: Mapping[str, str] | None = None,
 ) -> dash.Dash:
-    """A Dash app showing ``db``. Starts nothing: the scheduler is app.main's business."""
+    """A Dash app showing ``db``. Starts nothing: the scheduler is app.main's business.
+
+    ``connector_intervals`` are the sources that run (ioc.scheduler.ConnectorPlan.intervals); ``source_problems``
+    what should run and cannot, kept nowhere else (ConnectorPlan.unstored_problems): both feed every health view.
+    """
     _reset_dash_globals()
     app = dash.Dash(
         # Dash names page modules from the root of this import name: "app" (app.py beside layouts/) gives
@@ -110,7 +116,15 @@ def create_app(
     _compress_responses(app)
     if connector_intervals is None:
         connector_intervals = {"simulator": config.simulator_interval_seconds} if config.simulator_enabled else {}
-    app.server.config.update({_DB_KEY: db, _CONFIG_KEY: config, _CLOCK_KEY: clock, _INTERVALS_KEY: dict(connector_intervals)})
+    app.server.config.update(
+        {
+            _DB_KEY: db,
+            _CONFIG_KEY: config,
+            _CLOCK_KEY: clock,
+            _INTERVALS_KEY: dict(connector_intervals),
+            _PROBLEMS_KEY: dict(source_problems or {}),
+        }
+    )
 
     def shell() -> html.Div:
         return html.Div(
@@ -200,30 +214,46 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
     )
     def render_data_time(_version: int | None, _ticks: int | None, search: str | None, pathname: str | None) -> tuple[Any, str]:
         lang = lang_of_search(search)
-        report = data_health()
-        stale = any(item["stale"] for item in report)
+        children = data_time_line(data_health(), lang)
         wall = " data-time-wall" if (pathname or "").startswith("/wall") else ""
-        children: list[Any] = [
-            html.Span(t("data_time.label", lang) + " ", className="data-time-label"),
-            html.Span(format_data_time(health.last_success_time(report), lang), className="data-time-value"),
-        ]
-        if stale:
-            children.append(html.Span(["⚠ ", t("data_time.stale", lang)], className="badge badge-bad data-time-stale"))
-        return children, "data-time" + wall + (" data-time-stale-on" if stale else "")
+        flagged = " data-time-stale-on" if len(children) > 2 else ""
+        return children, "data-time" + wall + flagged
+
+
+def data_time_line(report: list[dict[str, Any]], lang: str) -> list[Any]:
+    """The page header's data time, then a warning when a source is in trouble, worded by the worst of them."""
+    children: list[Any] = [
+        html.Span(t("data_time.label", lang) + " ", className="data-time-label"),
+        html.Span(format_data_time(health.last_success_time(report), lang), className="data-time-value"),
+    ]
+    trouble = {health.source_status(item) for item in health.in_trouble(report)}
+    if trouble:
+        # A source that fails is not merely late.
+        word = t("data_time.error" if "error" in trouble else "data_time.stale", lang)
+        children.append(html.Span(["⚠ ", word], className="badge badge-bad data-time-stale"))
+    return children
 
 
 def data_health() -> list[dict[str, Any]]:
     """Connector health for the current request's app, cached per data version and per 15 s of wall time."""
     server = flask.current_app
     db: Database = server.config[_DB_KEY]
-    intervals = tuple(sorted(server.config[_INTERVALS_KEY].items()))
     bucket = int(time.time() // (CLOCK_INTERVAL_MS / 1000))
-    factor = int(server.config[_CONFIG_KEY].stale_after_factor)
-    return cache.cached(db, _health_for_bucket, intervals, factor, bucket)
+    return cache.cached(db, _health_for_bucket, server, bucket)
 
 
-def _health_for_bucket(db: Database, intervals: tuple[tuple[str, int], ...], factor: int, _bucket: int) -> list[dict[str, Any]]:
-    return health.connector_health(db, dict(intervals), stale_after_factor=factor)
+def _health_for_bucket(db: Database, server: flask.Flask, _bucket: int) -> list[dict[str, Any]]:
+    return _health_report(db, server)
+
+
+def _health_report(db: Database, server: flask.Flask) -> list[dict[str, Any]]:
+    """The sources' health as this app sees it: what it runs, at what interval, and what could not start."""
+    return health.connector_health(
+        db,
+        server.config[_INTERVALS_KEY],
+        stale_after_factor=int(server.config[_CONFIG_KEY].stale_after_factor),
+        problems=server.config[_PROBLEMS_KEY],
+    )
 
 
 def _register_routes(app: dash.Dash) -> None:
@@ -232,14 +262,14 @@ def _register_routes(app: dash.Dash) -> None:
     @server.route("/health")
     def health_route() -> flask.Response:
         db: Database = server.config[_DB_KEY]
-        report = health.connector_health(
-            db, server.config[_INTERVALS_KEY], stale_after_factor=int(server.config[_CONFIG_KEY].stale_after_factor)
-        )
-        failing = [item["connector"] for item in report if item["stale"] or (item["last_run"] or {}).get("status") == "failed"]
+        report = _health_report(db, server)
+        # The same judgement as every screen's (ioc.health.source_status): a quiet success writes no run row, so
+        # the last stored run alone would keep a recovered source degraded.
+        degraded = [item["connector"] for item in health.in_trouble(report)]
         return flask.jsonify(
             {
-                "status": "degraded" if failing else "ok",
-                "degraded": failing,
+                "status": "degraded" if degraded else "ok",
+                "degraded": degraded,
                 "data_version": db.data_version,
                 "checked_at": now_utc().isoformat(),
                 "connectors": report,

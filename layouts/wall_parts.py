@@ -83,11 +83,13 @@ def source_markers(report: list[dict[str, Any]], lang: str) -> list[html.Span]:
     the alert strip and the tooltips still name every one."""
     from ioc.health import SOURCE_STATUSES, source_status
 
-    ranked = sorted(report, key=lambda item: SOURCE_STATUSES.index(source_status(item)))
+    # A source that does not run (a one-off import, one taken out of the sources file) is no news on a wall.
+    running = [item for item in report if source_status(item) != "unscheduled"]
+    ranked = sorted(running, key=lambda item: SOURCE_STATUSES.index(source_status(item)))
     if len(ranked) <= NAMED_SOURCES:
         return [source_marker(item, lang) for item in ranked]
     trouble = [item for item in ranked if source_status(item) in _IN_TROUBLE]
-    healthy = [item for item in ranked if source_status(item) not in _IN_TROUBLE]
+    healthy = [item for item in ranked if source_status(item) == "ok"]
     shown, more = trouble[:1], trouble[1:]
     markers = [source_marker(item, lang) for item in shown]
     if more:
@@ -132,9 +134,9 @@ def header_status(lang: str) -> list[Any]:
 
 def stale_sources(lang: str) -> list[str]:
     """Sources the alert strip names: those whose last attempt failed or that are overdue for a success."""
-    from ioc.health import source_status
+    from ioc.health import in_trouble
 
-    return [str(item["connector"]) for item in data_health() if source_status(item) in ("error", "stale")]
+    return [str(item["connector"]) for item in in_trouble(data_health())]
 
 
 def register_header_callback(module_name: str, params_id: str) -> None:

@@ -35,6 +35,8 @@ class Open311Server(LocalHTTPServer):
         self.records = records
         self.timezone = timezone
         self.on_request: Callable[[dict[str, str]], None] | None = None
+        # Some servers have no working services.json: set this to 404 (or 500) to be one.
+        self.services_status = 200
         super().__init__()
 
     @property
@@ -50,6 +52,8 @@ class Open311Server(LocalHTTPServer):
     def _answer(self, path: str, query: dict[str, str], headers: Message) -> tuple[int, bytes, float]:
         """Status, body and delay for one GET."""
         if path.endswith("/services.json"):
+            if self.services_status != 200:
+                return self.services_status, b'{"error": "no services"}', 0.0
             services = {r["service_code"]: r.get("service_name") for r in self.records if r.get("service_code")}
             listing = [{"service_code": code, "service_name": name, "type": "realtime"} for code, name in services.items()]
             return 200, json.dumps(listing).encode(), 0.0

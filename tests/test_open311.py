@@ -11,6 +11,7 @@ import pytest
 
 from connectors.base import RetryPolicy, SourceError, read_cursor, run_connector
 from connectors.open311 import Open311Connector, department
+from ioc.canonical import OTHER_FIELD
 from ioc.db import Database
 from tests.local_http import Fault
 from tests.open311_server import BOSTON, Open311Server
@@ -75,6 +76,22 @@ def test_fields_units_status_and_dropped_personal_data(store: Database, open311_
         assert personal not in everything
 
 
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_server_without_a_working_services_list_still_gives_every_request(
+    store: Database, open311_server: Open311Server, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    open311_server.services_status = status
+    del open311_server.record("101006564854")["service_name"]
+    result = run_connector(store, connector(open311_server))
+    assert (result.rows_read, stored(store)) == (50, 50)
+    # The one name the request lacked (services.json would have given it) is the catch-all field; the others are the requests' own.
+    fields = dict(store.execute("SELECT ticket_id, field FROM hotline_tickets"))
+    assert fields.pop("101006564854") == OTHER_FIELD
+    assert OTHER_FIELD not in fields.values()
+    assert store.scalar("SELECT last_error FROM connector_state WHERE connector = 'boston'") is None
+    assert f"HTTP {status}" in caplog.text and "services.json" in caplog.text and "read without it" in caplog.text
+
+
 def test_the_legacy_code_prefix_names_the_unit() -> None:
     assert department("Public Works Department:Street Cleaning:Pothole") == "Public Works Department"
     assert department("0b156710-caa0-4f5d-a4e0-23f2fc5cdc1e") == "other"
@@ -106,7 +123,7 @@ def test_a_slow_source_times_out_is_retried_with_backoff_and_the_error_is_record
         run_connector(store, connector(open311_server, waits))
     assert waits == [0.25, 0.5]
     error = store.scalar("SELECT last_error FROM connector_state WHERE connector = 'boston'")
-    assert error.startswith("SourceError: Open311 source boston: no answer within 0.3 s from GET http://127.0.0.1:")
+    assert error.startswith("Open311 source boston: no answer within 0.3 s from GET http://127.0.0.1:")
     assert "page=2" in error and "gave up after 3 attempts" in error
     assert read_cursor(store, "boston") is None  # the scan did not finish: the next run starts it again
 

@@ -18,7 +18,7 @@ from ioc.db import Database
 from ioc.health import connector_health, source_status
 from ioc.i18n import format_duration
 from ioc.timeutil import now_utc
-from ioc.web import create_app
+from ioc.web import create_app, data_health
 from tests.test_web import render_page
 from tests.web_fixtures import add_dossier_received_now, app_config, live_store, pinned_clock
 
@@ -125,7 +125,7 @@ def test_city_page_shows_each_source_status_last_success_lag_and_error_in_vietna
     assert gopy["status"] == "✕ Lỗi"  # icon and word, not colour alone
     assert gopy["last_success"] == "Chưa lần nào"
     assert "chu kỳ 1 phút" in gopy["lag"]
-    assert gopy["error"].startswith(f"SourceError: {GOPY_ERROR}")
+    assert gopy["error"].startswith(GOPY_ERROR)
     assert "lúc " in gopy["error"]
 
     simulator = rows["simulator"]
@@ -171,7 +171,7 @@ def test_a_long_error_is_cut_on_the_page_and_whole_in_its_tooltip(db: Database) 
     error_div = next(node for node in source_rows(page)["gopy"]["error_nodes"] if "source-error-text" in classes(node))
     shown = error_div["props"]["children"]
     assert len(shown) < len(long_error) and shown.endswith("…")
-    assert error_div["props"]["title"] == f"SourceError: {long_error}"
+    assert error_div["props"]["title"] == long_error
 
 
 def test_source_status_words_follow_the_health_of_the_store(store: Database) -> None:
@@ -253,7 +253,7 @@ def test_a_wall_marks_a_failing_source_with_a_word_since_when_and_its_error_as_a
     gopy = markers["gopy"]
     assert "wall-source-error" in classes(gopy)
     assert text(gopy) == "✕ gopy: lỗi · chưa lần nào"  # never succeeded: no lag to give
-    assert gopy["props"]["title"].startswith(f"SourceError: {GOPY_ERROR}")  # an attribute: React escapes it
+    assert gopy["props"]["title"].startswith(GOPY_ERROR)  # an attribute: React escapes it
     assert "wall-source-ok" in classes(markers["simulator"]) and text(markers["simulator"]) == "✓ simulator: đúng hạn"
     alerts = next(node for node in nodes(json.loads(page)) if "alert-stale" in classes(node))
     assert "Nguồn lỗi hoặc chậm cập nhật" in text(alerts) and text(alerts).endswith("gopy")
@@ -264,7 +264,7 @@ def _health_item(name: str, status: str) -> dict[str, Any]:
     failing = status == "error"
     return {
         "connector": name,
-        "last_error": "SourceError: HTTP 503" if failing else None,
+        "last_error": "HTTP 503" if failing else None,
         "failing": failing,
         "stale": status == "stale",
         "last_success_at": None if status == "waiting" else "2026-11-23T08:00:00+00:00",
@@ -301,13 +301,14 @@ def test_many_sources_fit_the_wall_header_worst_first_and_the_rest_counted() -> 
 @pytest.mark.browser
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
 def test_a_wall_with_many_sources_in_trouble_keeps_its_title_and_one_line_of_markers(  # type: ignore[no-untyped-def]
-    dash_duo, app: dash.Dash, db: Database, width: int, height: int
+    dash_duo, db: Database, width: int, height: int
 ) -> None:
     from tests.test_wall import _assert_fits, _set_viewport
 
     for name in ("motcua_sql", "hotline_1022"):
         fail(db, name, "timed out after 30 s")
-    dash_duo.start_server(app)
+    intervals = {**INTERVALS, "motcua_sql": 300, "hotline_1022": 60}
+    dash_duo.start_server(create_app(db, app_config(), clock=pinned_clock, connector_intervals=intervals))
     driver = dash_duo.driver
     _set_viewport(driver, width, height)
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/city", timeout=15)
@@ -322,3 +323,70 @@ def test_a_wall_with_many_sources_in_trouble_keeps_its_title_and_one_line_of_mar
     assert len(tops) == 3 and len(set(tops)) == 1, tops  # worst one named, the rest counted, on one line
     _assert_fits(driver)
     assert dash_duo.get_logs() == []
+
+
+# -- what runs now: recovery, an unreadable sources file, a source taken out of it ---------------------------
+
+
+def test_health_is_ok_again_once_a_failing_source_succeeds_even_quietly(app: dash.Dash, db: Database) -> None:
+    client = app.server.test_client()
+    assert client.get("/health").get_json()["degraded"] == ["gopy"]
+    ingest_batches(db, "gopy", [])  # it answers again, with nothing new: no run row is written
+    report = client.get("/health").get_json()
+    assert (report["status"], report["degraded"]) == ("ok", [])
+    gopy = next(item for item in report["connectors"] if item["connector"] == "gopy")
+    assert gopy["last_run"]["status"] == "failed" and gopy["last_error"] is None  # the last stored run is the old failure
+
+
+def test_a_sources_file_that_cannot_be_read_shows_as_a_failing_source_everywhere(db: Database, tmp_path: Path) -> None:
+    from ioc.config import Config
+    from ioc.scheduler import plan_connectors
+    from ioc.web import data_time_line
+
+    path = tmp_path / "sources.toml"
+    path.write_text('[sources.gopy\nkind = "json_http"\n', encoding="utf-8")  # a TOML syntax error
+    plan = plan_connectors(db, Config.load(sources_file=str(path)))
+    assert plan.connectors == [] and plan.intervals == {}
+    app = create_app(
+        db, app_config(), clock=pinned_clock, connector_intervals=plan.intervals, source_problems=plan.unstored_problems
+    )
+    report = app.server.test_client().get("/health").get_json()
+    assert (report["status"], report["degraded"]) == ("degraded", ["sources.toml"])
+    problem = next(item for item in report["connectors"] if item["connector"] == "sources.toml")
+    assert str(path) in problem["last_error"] and "No source runs" in problem["last_error"]
+
+    # The simulator ran before, but nothing runs now: no wall may count it on time.
+    for wall in ("/wall/city", "/wall/commune/20194"):
+        page = json.loads(render_page(app, wall))
+        assert [text(node) for node in nodes(page) if "wall-source" in classes(node)] == ["✕ sources.toml: lỗi · chưa lần nào"]
+    rows = source_rows(render_page(app, "/"))
+    assert rows["sources.toml"]["status"] == "✕ Lỗi" and str(path) in rows["sources.toml"]["error"]
+    assert rows["simulator"]["status"] == rows["gopy"]["status"] == "– Không theo lịch"
+    with app.server.test_request_context("/"):
+        assert " ".join(_shown(data_time_line(data_health(), "vi")).split()).endswith("⚠ Nguồn bị lỗi")
+
+
+def test_a_source_taken_out_of_the_sources_file_is_history_not_trouble(db: Database) -> None:
+    from ioc.web import data_time_line
+
+    for _ in range(3):
+        fail(db, "gopy", "HTTP 502")  # failing, with three failed runs in a row
+    app = create_app(db, app_config(), clock=pinned_clock, connector_intervals={"simulator": 3600})
+    report = app.server.test_client().get("/health").get_json()
+    assert (report["status"], report["degraded"]) == ("ok", [])
+    gopy = next(item for item in report["connectors"] if item["connector"] == "gopy")
+    assert gopy["scheduled"] is False and gopy["last_error"] == "HTTP 502"  # still there to read on the sources panel
+    page = json.loads(render_page(app, "/wall/city"))
+    assert [text(node) for node in nodes(page) if "wall-source" in classes(node)] == ["✓ simulator: đúng hạn"]
+    assert not [node for node in nodes(page) if "alert-stale" in classes(node)]
+    with app.server.test_request_context("/"):
+        assert "⚠" not in _shown(data_time_line(data_health(), "vi"))
+
+
+def test_the_data_time_warning_says_stale_when_no_source_fails() -> None:
+    from ioc.web import data_time_line
+
+    late = {"connector": "gopy", "stale": True, "last_success_at": "2026-11-23T08:00:00+00:00", "scheduled": True}
+    assert " ".join(_shown(data_time_line([late], "en")).split()).endswith("⚠ Source stale")
+    failing = {**late, "connector": "motcua", "last_error": "HTTP 500", "failing": True}
+    assert " ".join(_shown(data_time_line([late, failing], "en")).split()).endswith("⚠ Source failing")

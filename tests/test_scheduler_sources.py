@@ -250,5 +250,5 @@ def test_a_source_failing_at_every_run_does_not_stop_the_others(store: Database,
     drop_csv(tmp_path, "PA-BESIDE-1")
     assert wait_for(lambda: store.scalar("SELECT count(*) FROM hotline_tickets WHERE ticket_id = 'PA-BESIDE-1'") == 1)
     down = health_of(store, "down")
-    assert down["last_error"] == "SourceError: HTTP 503 from GET https://down.example/api"
+    assert down["last_error"] == "HTTP 503 from GET https://down.example/api"
     assert health_of(store, "offices")["last_error"] is None

@@ -93,7 +93,7 @@ def test_a_connector_that_keeps_failing_is_marked_stale(store: Database) -> None
             ingest_batches(store, "hotline", failing())
     [health] = connector_health(store, now=now_utc() + timedelta(seconds=1))
     assert (health["consecutive_failures"], health["failing"], health["stale"]) == (3, True, True)
-    assert health["last_error"] == "SourceError: HTTP 500 from GET …"
+    assert health["last_error"] == "HTTP 500 from GET …"
     ingest_batches(store, "hotline", [])  # recovered
     [health] = connector_health(store, intervals={"hotline": 60})
     assert (health["consecutive_failures"], health["failing"], health["stale"], health["last_error"]) == (0, False, False, None)

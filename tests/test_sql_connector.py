@@ -148,7 +148,7 @@ def test_an_unreachable_database_is_retried_with_backoff_then_recorded(store: Da
         run_connector(store, source)
     assert waits == [0.5, 1.0]
     error = store.scalar("SELECT last_error FROM connector_state WHERE connector = 'down'")
-    assert error.startswith("SourceError: SQL source down (postgresql+psycopg://postgres@/ioc_test") and "gave up" in error
+    assert error.startswith("SQL source down (postgresql+psycopg://postgres@/ioc_test") and "gave up" in error
     assert read_cursor(store, "down") is None
 
 
