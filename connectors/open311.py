@@ -171,7 +171,10 @@ class Open311Connector:
         try:
             listing = self._get("services.json", {})
         except SourceError as error:
-            log.warning("%s; the requests are read without it (a request that names no service is counted under the catch-all field)", error)
+            log.warning(
+                "%s; the requests are read without it (a request that names no service is counted under the catch-all field)",
+                error,
+            )
             return {}
         return {
             str(item["service_code"]): str(item.get("service_name") or "")

@@ -18,7 +18,6 @@ from kpis.ranking import rank_units
 
 # Rows a wall list can show at once; the rest is summed up as "+ N more".
 LIST_LIMIT = 60
-HOTLINE_FIELDS_SHOWN = 7
 
 
 def _changes(db: Database, today: date, minute: datetime, unit_code: str | None) -> dict[str, Any]:
@@ -50,9 +49,10 @@ def _minute(now: datetime) -> datetime:
 
 
 def _hotline_fields(db: Database, today: date, unit_code: str | None) -> pd.DataFrame:
+    """Every field with open hotline items, most first: the wall shows what its panel holds and counts the rest."""
     frame = hotline_breakdown(db, cache.month_to_date(today), "field", unit_code)
     frame = frame[frame["hotline_open"] > 0].sort_values(["hotline_open", "label"], ascending=[False, True])
-    return frame.head(HOTLINE_FIELDS_SHOWN).reset_index(drop=True)
+    return frame.reset_index(drop=True)
 
 
 def _alerts(db: Database, today: date, minute: datetime) -> dict[str, list[dict[str, Any]]]:

@@ -19,24 +19,24 @@ dash.register_page(
 )
 
 IDS = parts.WallIds.of(__name__)
-BEST = page_id(__name__, "best")
-WORST = page_id(__name__, "worst")
+RANKING = page_id(__name__, "ranking")
 HOTLINE = page_id(__name__, "hotline")
 # What a new data version updates in place, in the order _figures returns it.
 REFRESHED = (
     (IDS.tiles, "children"),
     (IDS.map_paint, "data"),
-    (BEST, "children"),
-    (WORST, "children"),
+    (RANKING, "children"),
     (IDS.flow_svg, "data"),
     (HOTLINE, "children"),
     (IDS.alerts, "children"),
 )
 # Six units each side stay legible at wall type size; the full ranking is on /.
 RANKED_PER_SIDE = 6
+# Lines the hotline-by-field panel holds (the fields beyond are counted on the last).
+FIELD_ROWS = 7
 # The map's and chart's boxes in px at 1920×1080 (their SVG scales with the screen from there).
-MAP_BOX = (632, 468)
-FLOW_BOX = (612, 248)
+MAP_BOX = (632, 475)
+FLOW_BOX = (612, 235)
 
 
 def _figures(lang: str) -> tuple[Any, ...]:
@@ -45,17 +45,18 @@ def _figures(lang: str) -> tuple[Any, ...]:
     return (
         parts.wall_tiles(__name__, snapshot, lang),
         parts.map_paint(snapshot["ranking"]),
-        parts.ranking_list(page_id(__name__, "best-table"), best, lang),
-        parts.ranking_list(page_id(__name__, "worst-table"), worst, lang),
+        parts.ranking_table(
+            page_id(__name__, "ranking-table"), [(t("ranking.best", lang), best), (t("ranking.worst", lang), worst)], lang
+        ),
         wall_svg.flow_chart(snapshot["flow"], lang, *FLOW_BOX),
-        parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang),
+        parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang, FIELD_ROWS),
         parts.unit_alerts(snapshot["alerts"], lang),
     )
 
 
 def content(lang: str) -> html.Div:
     """The whole screen (also a slide of /wall/rotate)."""
-    tiles, paint, best, worst, flow, hotline, alerts = _figures(lang)
+    tiles, paint, ranking, flow, hotline, alerts = _figures(lang)
     shape = wall_svg.map_shape(*MAP_BOX, lang)
     return html.Div(
         [
@@ -69,12 +70,7 @@ def content(lang: str) -> html.Div:
                     ),
                     parts.panel(
                         t("wall.best_worst", lang),
-                        [
-                            html.H3(t("ranking.best", lang)),
-                            html.Div(best, id=BEST),
-                            html.H3(t("ranking.worst", lang)),
-                            html.Div(worst, id=WORST),
-                        ],
+                        html.Div(ranking, id=RANKING),
                         "wall-rank",
                     ),
                     html.Div(

@@ -39,11 +39,12 @@ REFRESHED = (
     (IDS.alerts, "children"),
 )
 # Rows that fit their panels at 16:9 with wall type size (the rest is counted as "+ N more").
-DOSSIER_ROWS = 6
+DOSSIER_ROWS = 4
 HOTLINE_ROWS = 4
+FIELD_ROWS = 4
 # The map's and chart's boxes in px at 1920×1080 (their SVG scales with the screen from there).
-MAP_BOX = (536, 468)
-FLOW_BOX = (656, 182)
+MAP_BOX = (536, 408)
+FLOW_BOX = (656, 143)
 
 
 def _rank_text(snapshot: dict[str, Any], lang: str) -> str:
@@ -64,7 +65,7 @@ def _figures(code: str, lang: str) -> tuple[Any, ...] | None:
         parts.wall_tiles(__name__, snapshot, lang),
         parts.map_paint(snapshot["ranking"]),
         wall_svg.flow_chart(snapshot["flow"], lang, *FLOW_BOX),
-        parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang),
+        parts.hotline_fields(page_id(__name__, "hotline-fields"), snapshot["hotline_fields"], lang, FIELD_ROWS),
         parts.dossier_list(page_id(__name__, "dossier-table"), snapshot["dossiers"], dossiers_total, lang, DOSSIER_ROWS),
         parts.hotline_list(
             page_id(__name__, "hotline-table"), snapshot["hotline"], int(day.get("hotline_open") or 0), lang, HOTLINE_ROWS

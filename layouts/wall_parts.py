@@ -86,6 +86,9 @@ def source_markers(report: list[dict[str, Any]], lang: str) -> list[html.Span]:
     # A source that does not run (a one-off import, one taken out of the sources file) is no news on a wall.
     running = [item for item in report if source_status(item) != "unscheduled"]
     ranked = sorted(running, key=lambda item: SOURCE_STATUSES.index(source_status(item)))
+    if not ranked:
+        # Nothing feeds the figures: they stay as they are (no sources file, the simulator switched off).
+        return [_marker("unscheduled", t("wall.sources_none", lang), None)]
     if len(ranked) <= NAMED_SOURCES:
         return [source_marker(item, lang) for item in ranked]
     trouble = [item for item in ranked if source_status(item) in _IN_TROUBLE]
@@ -402,36 +405,41 @@ def _rank_badge(status: str | None, lang: str) -> html.Span | None:
     )
 
 
-def ranking_list(table_id: str, frame: pd.DataFrame, lang: str, highlight: str | None = None) -> html.Table:
-    """Rank, unit, on-time rate with its badge: plain text, no links (a wall has no pointer)."""
-    rows = []
-    for code, unit in frame.iterrows():
-        status = kpi_status("on_time_rate", {"on_time_rate": unit["on_time_rate"], "resolved": unit["resolved"]})
-        rows.append(
-            html.Tr(
-                [
-                    html.Td("–" if pd.isna(unit["rank"]) else str(int(unit["rank"])), className="rank-number"),
-                    html.Td(str(unit["name"]), className="rank-unit"),
-                    html.Td(format_percent(unit["on_time_rate"], lang), className="rank-rate"),
-                    html.Td(_rank_badge(status, lang), className="rank-badge"),
-                ],
-                className="rank-row-selected" if str(code) == highlight else None,
+def ranking_table(table_id: str, groups: Sequence[tuple[str, pd.DataFrame]], lang: str) -> html.Table:
+    """Rank, unit, on-time rate with its badge, under one heading row per group (the best, the worst): one table,
+    so the groups' columns line up and take only the width their figures need. Plain text, no links (a wall has
+    no pointer)."""
+    rows: list[html.Tr] = []
+    for title, frame in groups:
+        rows.append(html.Tr(html.Th(title, colSpan=4, scope="colgroup"), className="rank-group"))
+        for _, unit in frame.iterrows():
+            status = kpi_status("on_time_rate", {"on_time_rate": unit["on_time_rate"], "resolved": unit["resolved"]})
+            rows.append(
+                html.Tr(
+                    [
+                        html.Td("–" if pd.isna(unit["rank"]) else str(int(unit["rank"])), className="rank-number"),
+                        html.Td(str(unit["name"]), className="rank-unit"),
+                        html.Td(format_percent(unit["on_time_rate"], lang), className="rank-rate"),
+                        html.Td(_rank_badge(status, lang), className="rank-badge"),
+                    ]
+                )
             )
-        )
     return html.Table(html.Tbody(rows), className="wall-ranking", id=table_id)
 
 
-def hotline_fields(list_id: str, fields: pd.DataFrame, lang: str) -> html.Div:
+def hotline_fields(list_id: str, fields: pd.DataFrame, lang: str, rows: int) -> html.Div:
     """Open hotline items per field as HTML bars (within due date, overdue), each labelled with its counts.
 
     HTML rather than a Plotly bar chart: every field name stays readable (Plotly drops category labels
-    it cannot fit) and the text scales with the wall like all other text.
+    it cannot fit) and the text scales with the wall like all other text. At most ``rows`` lines: when
+    there are more fields, the last line counts the others.
     """
     if fields.empty:
         return html.Div(t("wall.hotline_none", lang), className="wall-empty", id=list_id)
     largest = max(int(fields["hotline_open"].max()), 1)
-    rows = []
-    for _, field in fields.iterrows():
+    shown = fields if len(fields) <= rows else fields.head(rows - 1)
+    lines = []
+    for _, field in shown.iterrows():
         total, overdue = int(field["hotline_open"]), int(field["hotline_open_overdue"])
         within = total - overdue
         count = [html.Span(format_number(total, lang), className="field-total")]
@@ -441,7 +449,7 @@ def hotline_fields(list_id: str, fields: pd.DataFrame, lang: str) -> html.Div:
                     f" · {format_number(overdue, lang)} {t('wall.hotline_overdue', lang).lower()}", className="field-overdue"
                 )
             )
-        rows.append(
+        lines.append(
             html.Div(
                 [
                     html.Div(str(field["label"]), className="field-label"),
@@ -460,7 +468,11 @@ def hotline_fields(list_id: str, fields: pd.DataFrame, lang: str) -> html.Div:
                 className="field-row",
             )
         )
-    return html.Div(rows, className="wall-fields", id=list_id)
+    others = fields.iloc[len(shown) :]
+    if len(others):
+        open_items = format_number(int(others["hotline_open"].sum()), lang)
+        lines.append(html.Div(t("wall.fields_more", lang, n=len(others), count=open_items), className="list-more"))
+    return html.Div(lines, className="wall-fields", id=list_id)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -537,21 +549,39 @@ def dossier_list(table_id: str, dossiers: pd.DataFrame, total: int, lang: str, r
             badge = html.Span(
                 ["▲ ", t("wall.due_on", lang, day=item["due_date"].strftime("%d/%m"))], className="badge badge-watch"
             )
+        # Two lines, as the hotline list: the procedure has the width to be read, the code (for a call) below it.
         body.append(
             html.Tr(
                 [
-                    html.Td(str(item["dossier_id"]), className="list-code"),
-                    html.Td(_shorten(str(item["procedure"] or item["procedure_code"] or ""), 60), className="list-text"),
+                    html.Td(
+                        [
+                            html.Div(
+                                _shorten(str(item["procedure"] or item["procedure_code"] or ""), 80), className="list-title"
+                            ),
+                            html.Div(str(item["dossier_id"]), className="list-sub list-code"),
+                        ],
+                        className="list-text",
+                    ),
                     html.Td(badge, className="list-badge"),
                 ]
             )
         )
     head = html.Thead(
-        html.Tr([html.Th(t("wall.dossier_code", lang)), html.Th(t("wall.procedure", lang)), html.Th(t("wall.days_late", lang))])
+        html.Tr([html.Th(f"{t('wall.procedure', lang)} · {t('wall.dossier_code', lang)}"), html.Th(t("wall.days_late", lang))])
     )
-    more = max(0, total - min(rows, len(dossiers)))
-    footer = [html.Div(t("wall.list_more", lang, n=format_number(more, lang)), className="list-more")] if more else []
-    return html.Div([html.Table([head, html.Tbody(body)], className="wall-list wall-list-dossiers"), *footer], id=table_id)
+    return html.Div(
+        [
+            html.Table([head, html.Tbody(body)], className="wall-list wall-list-dossiers"),
+            *_list_more(total, rows, len(dossiers), "wall.list_more", lang),
+        ],
+        id=table_id,
+    )
+
+
+def _list_more(total: int, rows: int, listed: int, key: str, lang: str) -> list[html.Div]:
+    """The "+ N more" line under a list that shows ``rows`` of ``total`` items, or nothing when all are shown."""
+    more = max(0, total - min(rows, listed))
+    return [html.Div(t(key, lang, n=format_number(more, lang)), className="list-more")] if more else []
 
 
 def _age_text(hours: float | None, lang: str) -> str:
@@ -599,9 +629,13 @@ def hotline_list(table_id: str, items: pd.DataFrame, total: int, lang: str, rows
             ]
         )
     )
-    more = max(0, total - min(rows, len(items)))
-    footer = [html.Div(t("wall.list_more", lang, n=format_number(more, lang)), className="list-more")] if more else []
-    return html.Div([html.Table([head, html.Tbody(body)], className="wall-list wall-list-hotline"), *footer], id=table_id)
+    return html.Div(
+        [
+            html.Table([head, html.Tbody(body)], className="wall-list wall-list-hotline"),
+            *_list_more(total, rows, len(items), "wall.hotline_more", lang),
+        ],
+        id=table_id,
+    )
 
 
 def panel(title: str, children: Any, class_name: str = "") -> html.Section:

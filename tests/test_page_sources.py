@@ -216,8 +216,10 @@ def words(shown: str) -> str:
 
 
 @pytest.mark.browser
-def test_the_panel_shows_a_failing_source_as_text_and_refreshes_in_place(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
-    dash_duo.start_server(app)
+def test_the_panel_shows_a_failing_source_as_text_and_refreshes_in_place(dash_duo, db: Database) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(
+        create_app(db, app_config(), clock=pinned_clock, connector_intervals={**INTERVALS, "hotline_api": 3600})
+    )
     dash_duo.wait_for_element("#city-sources .source-row-error", timeout=15)
     row = dash_duo.find_element("#city-sources .source-row-error")
     assert row.find_element("css selector", ".source-name").text == "gopy"
@@ -232,8 +234,7 @@ def test_the_panel_shows_a_failing_source_as_text_and_refreshes_in_place(dash_du
     # Another source fails; the next data version refreshes the panel without a reload.
     fail(db, "hotline_api", "timed out after 30 s")
     add_dossier_received_now(db, "20194")
-    dash_duo.wait_for_contains_text("#city-sources", "hotline_api", timeout=20)
-    dash_duo.wait_for_contains_text("#city-sources-summary", "hotline_api: Lỗi", timeout=5)
+    dash_duo.wait_for_contains_text("#city-sources-summary", "hotline_api: Lỗi", timeout=20)
     assert driver.execute_script("return window.__marker") == 1
 
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/commune/20194?lang=en", timeout=15)
@@ -280,6 +281,12 @@ def _shown(component: Any) -> str:
 
 def test_many_sources_fit_the_wall_header_worst_first_and_the_rest_counted() -> None:
     from layouts.wall_parts import source_markers
+
+    # None runs (no sources file, the simulator off): said, not left blank.
+    assert [_shown(marker) for marker in source_markers([], "vi")] == ["– không nguồn nào chạy theo lịch"]
+    assert [_shown(marker) for marker in source_markers([{**_health_item("old", "error"), "scheduled": False}], "en")] == [
+        "– no source runs on a schedule"
+    ]
 
     two = source_markers([_health_item("sim", "ok"), _health_item("gopy", "error")], "vi")
     assert [_shown(marker) for marker in two] == ["✕ gopy: lỗi · 2 phút trước", "✓ sim: đúng hạn"]

@@ -165,6 +165,33 @@ def test_a_new_overdue_dossier_is_listed_first_for_its_unit(db: Database) -> Non
     assert int(overdue.loc[overdue["dossier_id"] == "TEST-OVERDUE-0001", "days_past_due"].iloc[0]) == 3
 
 
+def test_the_field_panel_counts_the_fields_it_has_no_line_for() -> None:
+    import pandas as pd
+    from plotly.utils import PlotlyJSONEncoder
+
+    from layouts.wall_parts import hotline_fields
+
+    fields = pd.DataFrame(
+        {
+            "label": [f"Lĩnh vực {n}" for n in range(6)],
+            "hotline_open": [9, 7, 5, 3, 2, 1],
+            "hotline_open_overdue": [1, 0, 0, 0, 0, 0],
+        }
+    )
+
+    def lines(rows: int, lang: str = "vi") -> list[str]:
+        tree = json.loads(json.dumps(hotline_fields("f", fields, lang, rows), cls=PlotlyJSONEncoder))
+        return [
+            re.sub(r"\s+", " ", json.dumps(child["props"]["children"], ensure_ascii=False)) for child in tree["props"]["children"]
+        ]
+
+    assert len(lines(6)) == 6 and not any("khác" in line for line in lines(6))  # room for all: each has its line
+    four = lines(4)
+    assert len(four) == 4 and "Lĩnh vực 2" in four[2]
+    assert "+ 3 lĩnh vực khác: 6 phản ánh" in four[3]  # 3 + 2 + 1 open items in the three without a line
+    assert "+ 3 more fields: 6 open" in lines(4, "en")[3]
+
+
 # -- pages without a browser -------------------------------------------------------------------------------
 
 
@@ -255,11 +282,32 @@ def _set_viewport(driver, width: int, height: int) -> None:  # type: ignore[no-u
         )
 
 
+# A wall's boxes clip what overflows them (overflow: hidden), so the page never scrolls: each is checked for a cut.
+_CLIPPING_BOXES = ".wall-header, .kpi-tile, .wall-panel, .wall-alerts"
+
+
 def _assert_fits(driver) -> None:  # type: ignore[no-untyped-def]
+    """No scrolling, nothing cut at the bottom or the side of a tile or panel, in the walls' own face."""
     sizes = driver.execute_script(
         "var e = document.documentElement; return [e.scrollWidth, e.scrollHeight, window.innerWidth, window.innerHeight]"
     )
     assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], f"scrolls: document {sizes[0]}x{sizes[1]}, window {sizes[2]}x{sizes[3]}"
+    deadline = time.monotonic() + 10
+    while driver.execute_script("return document.fonts.status") != "loaded" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    faces = driver.execute_script(
+        "var s = []; document.fonts.forEach(function (f) { if (f.family.replace(/\"/g, '') === 'IOC Wall Sans') s.push(f.status); });"
+        "return s"
+    )
+    assert "loaded" in faces, f"the wall face was not loaded: {faces}"  # not a system font that happens to be there
+    cut = driver.execute_script(
+        "return [].filter.call(document.querySelectorAll(arguments[0]), function (e) {"
+        "  return e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1;"
+        "}).map(function (e) { return (e.id || e.className) + ': ' + e.scrollWidth + 'x' + e.scrollHeight"
+        "  + ' in ' + e.clientWidth + 'x' + e.clientHeight; })",
+        _CLIPPING_BOXES,
+    )
+    assert cut == [], f"cut at {sizes[2]}x{sizes[3]}: {cut}"
 
 
 def _map_units(driver, box_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
