@@ -399,7 +399,7 @@ def read_mapped_table(path: Path, mapping: SourceMapping) -> Table:
     present = set(table.header)
     for canonical, sources in mapping.required_columns().items():
         if not present & set(sources):
-            found = ", ".join(c for c in table.header if c not in mapping.personal)[:300]
+            found = _column_list([c for c in table.header if c not in mapping.personal], 300)
             raise FileReadError(
                 f"{path.name}: the header lacks {' or '.join(repr(s) for s in sources)} (needed for {canonical} by mapping "
                 f"'{mapping.name}'); found: {found}"
@@ -424,13 +424,23 @@ def mapped_batches(
         yield mapping.batch(db, chunk, final_cursor if number == len(chunks) else None, log)
 
 
+def _column_list(columns: Sequence[str], limit: int) -> str:
+    """Column names for an error message, whole ones only, at most about ``limit`` characters: "a, b, c (+ 12 more)"."""
+    shown: list[str] = []
+    for column in columns:
+        if shown and len(", ".join([*shown, column])) > limit:
+            return f"{', '.join(shown)} (+ {len(columns) - len(shown)} more)"
+        shown.append(column)
+    return ", ".join(shown)
+
+
 def read_canonical_table(path: Path, target: Target) -> Table:
     """``read_table`` for a file whose header uses the canonical column names; FileReadError without a required column."""
     table = read_table(path)
     missing = [column for column in REQUIRED[target.name] if column not in table.header]
     if missing:
         # A file without one of these would have every row rejected for it: refuse the file once instead.
-        found = ", ".join(table.header)[:200]
+        found = _column_list(table.header, 200)
         names = ", ".join(f"'{column}'" for column in missing)
         raise FileReadError(
             f"{path.name}: the header has no {names} column{'s' if len(missing) > 1 else ''}, which every {target.name} "

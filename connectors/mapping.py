@@ -220,8 +220,12 @@ def guarded_target(
     base: Target,
     prepare: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     log: RowLog | None = None,
+    explain: Callable[[str], str] | None = None,
 ) -> Target:
-    """``base`` whose normaliser first rejects rows the reader flagged, then maps them, and logs the outcome."""
+    """``base`` whose normaliser first rejects rows the reader flagged, then maps them, and logs the outcome.
+
+    ``explain`` rewrites a reject reason (SourceMapping.name_source_column: which source column it came from).
+    """
 
     def normalize(raw: Mapping[str, Any], reference: Reference, source: str, ingested_at: datetime) -> dict[str, Any]:
         try:
@@ -231,8 +235,11 @@ def guarded_target(
             row = prepare(raw) if prepare is not None else raw
             result = base.normalize(row, reference, source, ingested_at)
         except RowError as error:
+            reason = explain(str(error)) if explain is not None else str(error)
             if log is not None:
-                log.rejected.append((raw.get(ROW_LINE), str(error)))
+                log.rejected.append((raw.get(ROW_LINE), reason))
+            if reason != str(error):
+                raise RowError(reason) from error
             raise
         if log is not None:
             log.valid += 1
@@ -324,6 +331,14 @@ class SourceMapping:
         if self.source and not out.get("source"):
             out["source"] = self.source
         return out
+
+    def name_source_column(self, reason: str) -> str:
+        """ "status: 'X' is not one of …" from the normaliser becomes "status (Trạng thái): …": the column to look at."""
+        canonical, colon, rest = reason.partition(": ")
+        rule = self.rules.get(canonical)
+        if not colon or rule is None or not rule.columns:
+            return reason
+        return f"{canonical} ({rule.columns[0]}): {rest}"
 
     def canonical_value(self, row: Mapping[str, Any], canonical: str, unit_names: Mapping[str, str] | None = None) -> Any:
         """One canonical column of ``row`` (None when the mapping has no rule for it), or RowError."""
@@ -420,7 +435,7 @@ class SourceMapping:
             raise ValueError(f"mapping {self.name} looks units up by name: pass the store")
         names = self.unit_names(db) if self.units.by == "name" and db is not None else None
         units = self.units_for(rows) if self.units.by == "register" else []
-        target = guarded_target(self.target, lambda row: self.to_canonical(row, names), log)
+        target = guarded_target(self.target, lambda row: self.to_canonical(row, names), log, self.name_source_column)
         return Batch(target, rows, cursor, units)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 import urllib.parse
@@ -164,8 +165,14 @@ def _check_option_names(name: str, kind: str, options: Mapping[str, Any]) -> Non
     unknown = {key for key in options if key.removesuffix(SECRET_SUFFIX) not in allowed}
     if unknown:
         written = sorted(f"{key}{SECRET_SUFFIX}" if key in SECRET_NAMES else key for key in allowed)
+        guesses = [
+            f"{close[0]} for {key}"
+            for key in sorted(unknown)
+            if (close := difflib.get_close_matches(key, written, n=1, cutoff=0.7))
+        ]
         raise SourceConfigError(
             f"source '{name}' (kind {kind}): unknown option(s) {', '.join(sorted(unknown))}; allowed: {', '.join(written)}"
+            + (f"; did you mean {', '.join(guesses)}?" if guesses else "")
         )
 
 

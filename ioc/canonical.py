@@ -170,10 +170,10 @@ def parse_int(value: Any, column: str, default: int = 0, minimum: int = 0, maxim
 def parse_choice(value: Any, column: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
     if _blank(value):
         return default
-    text = str(value).strip().lower()
-    if text not in choices:
+    text = str(value).strip()
+    if text.lower() not in choices:
         raise RowError(f"{column}: '{text[:30]}' is not one of {', '.join(choices)}")
-    return text
+    return text.lower()
 
 
 def parse_dossier_status(value: Any) -> str:

@@ -60,6 +60,15 @@ def test_missing_required_column_is_a_clear_error_and_nothing_is_written(
         FileReadError, match="the header has no 'unit_code', 'received_at' columns, which every hotline row needs"
     ):
         import_csv(store, "hotline", canonical)
+    # A wide export: the columns found are named whole, the rest counted, never cut in the middle of a name.
+    wide = [f"Cot_thong_tin_bo_sung_{n:02d}" for n in range(40)]
+    canonical.write_text(",".join(["ticket_id", *wide]) + "\nT-1" + "," * 40 + "\n", encoding="utf-8")
+    with pytest.raises(FileReadError) as refused:
+        import_csv(store, "hotline", canonical)
+    found = str(refused.value).split("(found: ", 1)[1]
+    listed, more = found.rsplit(" (+ ", 1)
+    assert listed.split(", ") == ["ticket_id", *wide[: len(listed.split(", ")) - 1]]
+    assert more == f"{41 - len(listed.split(', '))} more))"
     assert store.scalar("SELECT count(*) FROM rejects") == 0
 
 
@@ -90,7 +99,7 @@ def test_finished_before_received_is_rejected(store: Database, mapping: SourceMa
     early = vn_row("PA-2", status="Đã trả lời", received="05/11/2025 08:00", answered="04/11/2025 08:00")
     report = import_text(store, mapping, tmp_path, csv_text(vn_row("PA-1"), early))
     assert (report.result.rows_upserted, report.result.rows_rejected) == (1, 1)
-    assert reasons(store) == ["answered_at: before received_at"]
+    assert reasons(store) == ["answered_at (Ngày trả lời): before received_at"]
     dossier = {
         "dossier_id": "H1",
         "unit_code": "20194",
@@ -107,7 +116,7 @@ def test_unknown_unit_is_rejected_and_the_rest_lands(store: Database, mapping: S
         store, mapping, tmp_path, csv_text(vn_row("PA-1"), vn_row("PA-2", unit="Xã Atlantis"), vn_row("PA-3", unit="Hòa Vang"))
     )
     assert tickets(store) == ["PA-1", "PA-3"] and report.result.rows_rejected == 1
-    assert reasons(store) == ["unit_code: 'Xã Atlantis' is not a known unit"]
+    assert reasons(store) == ["unit_code (Đơn vị): 'Xã Atlantis' is not a known unit"]
 
 
 def test_a_commune_from_before_the_merger_is_rejected_saying_where_it_went(
@@ -117,10 +126,10 @@ def test_a_commune_from_before_the_merger_is_rejected_saying_where_it_went(
     report = import_text(store, mapping, tmp_path, csv_text(*rows))
     assert tickets(store) == ["PA-3"] and report.result.rows_rejected == 2
     assert sorted(reasons(store)) == [
-        "unit_code: 'Phường Hòa Hiệp Bắc' is not a known unit; since 1 July 2025 it is part of Phường Hải Vân (20194): "
+        "unit_code (Đơn vị): 'Phường Hòa Hiệp Bắc' is not a known unit; since 1 July 2025 it is part of Phường Hải Vân (20194): "
         "map it there",
         # Xã Hòa Liên was split; the name is matched however its tone mark is placed (hoà / hòa).
-        "unit_code: 'hoà liên' is not a known unit; since 1 July 2025 its area is split between Phường Hải Vân (20194), "
+        "unit_code (Đơn vị): 'hoà liên' is not a known unit; since 1 July 2025 its area is split between Phường Hải Vân (20194), "
         "Phường Liên Chiểu (20197): map each row to its new unit",
     ]
 

@@ -183,7 +183,7 @@ def test_dropped_files_are_imported_moved_and_reported(store: Database, tmp_path
     assert (folder / "ghi-chu.docx").exists()
     report = (folder / "processed" / "ngay-03.csv.report.txt").read_text(encoding="utf-8")
     assert "rows read: 2" in report and "rows stored" in report and ": 1\n" in report and "rows rejected: 1" in report
-    assert "1: unit_code: 'Phường Không Có' is not a known unit" in report
+    assert "1: unit_code (Đơn vị): 'Phường Không Có' is not a known unit" in report
     # The reject names the file and line to correct.
     (bad_row,) = [json.loads(raw) for (raw,) in store.execute("SELECT raw_row FROM rejects WHERE reason LIKE 'unit_code%'")]
     assert (bad_row["_file"], bad_row["_line"]) == ("ngay-03.csv", "3")
@@ -300,7 +300,7 @@ def test_cli_import_with_a_mapping(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "export.csv: 3 rows read, 2 upserted, 1 rejected" in proc.stdout
-    assert "status: 'bỏ qua' is not one of new, processing, forwarded, answered, rejected" in proc.stdout
+    assert "status (Trạng thái): 'Bỏ qua' is not one of new, processing, forwarded, answered, rejected" in proc.stdout
     with duckdb.connect(str(db_path), read_only=True) as conn:
         assert conn.execute("SELECT ticket_id, status, unit_code FROM hotline_tickets ORDER BY 1").fetchall() == [
             ("PA-1", "processing", "20194"),

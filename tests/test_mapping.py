@@ -161,7 +161,7 @@ def test_unit_names_match_whatever_the_unicode_form_and_case(store: Database, tm
     result = ingest_batches(store, mapping.connector_name, [mapping.batch(store, rows)])
     assert (result.rows_upserted, result.rows_rejected) == (3, 1)
     assert store.execute("SELECT unit_code FROM hotline_tickets ORDER BY ticket_id") == [("20194",), ("20194",), ("20200",)]
-    assert store.execute("SELECT reason FROM rejects") == [("unit_code: 'Phường Không Có' is not a known unit",)]
+    assert store.execute("SELECT reason FROM rejects") == [("unit_code (Đơn vị): 'Phường Không Có' is not a known unit",)]
 
 
 def test_registered_units_get_stable_codes_and_are_inserted_once(store: Database) -> None:

@@ -38,8 +38,8 @@ def _vn_day(moment: datetime) -> date:
 def independent_nyc(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The tickets the IOC must keep and the keys it must reject, computed straight from the CSV.
 
-    Rejected: a close time before 1990 (the 01/01/1900 sentinel) or before the creation time, a
-    Closed Date on a ticket whose Status is not Closed, and a Closed ticket without a Closed Date.
+    The 01/01/1900 Closed Date is NYC's "no date": the ticket is open. Rejected: a close time before the
+    creation time, a Closed Date on a ticket whose Status is not Closed, and a Closed ticket without one.
     """
     # 2011 is before the store's calendar (2015+): build one that covers it for the default due dates.
     calendar = WorkingCalendar(first_year=2010, last_year=2016)
@@ -49,8 +49,10 @@ def independent_nyc(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         for raw in csv.DictReader(handle):
             created, closed = _nyc_time(raw["Created Date"]), _nyc_time(raw["Closed Date"])
             assert created is not None
+            if closed is not None and closed.year == 1900:
+                closed = None
             is_closed = raw["Status"] == "Closed"
-            if closed is not None and (closed.year < 1990 or closed < created or not is_closed):
+            if closed is not None and (closed < created or not is_closed):
                 rejected.append(raw["Unique Key"])
                 continue
             if is_closed and closed is None:
@@ -94,16 +96,12 @@ def test_nyc_sample_through_its_mapping_gives_the_independently_computed_kpis(st
     report = import_file(store, nyc_csv, load_mapping(MAPPINGS / "nyc311.toml"))
     tickets, rejected = independent_nyc(nyc_csv)
     assert report.result.rows_read == 2000
-    assert report.result.rows_upserted == len(tickets) == 1998
-    assert sorted(rejected) == [
-        "19944912",
-        "21803150",
-    ]  # the 1900 sentinel (it also "closed before it was created"), a Pending row with a close date
+    assert report.result.rows_upserted == len(tickets) == 1999
+    assert rejected == ["21803150"]  # a Pending row with a close date
     reasons = dict(store.execute("SELECT json_extract_string(raw_row, '$.\"Unique Key\"'), reason FROM rejects"))
-    assert reasons == {
-        "19944912": "answered_at: 1900-01-01 is outside the years 1990-2100",
-        "21803150": "answered_at: set, but the ticket is still processing",
-    }
+    assert reasons == {"21803150": "answered_at (Closed Date): set, but the ticket is still processing"}
+    # The Assigned ticket with the 1900 placeholder is kept, open, with no answer time.
+    assert store.execute("SELECT status, answered_at FROM hotline_tickets WHERE ticket_id = '19944912'") == [("forwarded", None)]
     units = store.execute("SELECT unit_code, kind FROM units WHERE unit_code LIKE 'EXT-NYC-%' ORDER BY 1")
     assert len(units) == 13 and ("EXT-NYC-NYPD", "other") in units
     for start, end in [
@@ -120,7 +118,7 @@ def test_nyc_sample_through_its_mapping_gives_the_independently_computed_kpis(st
                 assert figures[kpi] == value, (kpi, start, end)
     # Every figure is non-trivial for the year, so the comparison above means something.
     year = expected_kpis(tickets, date(2011, 1, 1), date(2012, 1, 1))
-    assert year["hotline_received"] == 1998 and 0 < year["hotline_answered_late"] < year["hotline_answered"]
+    assert year["hotline_received"] == 1999 and 0 < year["hotline_answered_late"] < year["hotline_answered"]
     assert year["hotline_open"] > 0
 
 

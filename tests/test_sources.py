@@ -191,6 +191,12 @@ def test_every_kind_refuses_an_option_it_does_not_read_and_lists_those_it_does(
     assert allowed in str(error.value)
 
 
+def test_a_misspelt_option_is_answered_with_the_one_it_resembles() -> None:
+    with pytest.raises(SourceConfigError) as error:
+        parse_sources(parsed("open311", base_url="http://x/v2", page_sise=50, colour="red"), environ={})
+    assert str(error.value).endswith("; did you mean page_size for page_sise?")  # colour resembles nothing: no guess
+
+
 def test_a_secret_option_is_allowed_and_listed_under_its_env_name() -> None:
     config = parse_sources(parsed("sql", password_env="IOC_TEST_PW"), environ={"IOC_TEST_PW": "pw"})["x"]
     assert config.option("password") == "pw"
