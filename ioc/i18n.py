@@ -148,6 +148,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.alert_overdue": ("Quá hạn lúc này", "Overdue now"),
     "wall.alert_at_risk": ("Sắp đến hạn tăng cao", "At-risk spike"),
     "wall.alert_stale": ("Nguồn lỗi hoặc chậm cập nhật", "Sources failing or stale"),
+    "wall.alert_sources_more": ("+ {n} nguồn", "+ {n} more"),
     "wall.alert_unit": ("{n} đơn vị", "{n} unit"),
     "wall.alert_units": ("{n} đơn vị", "{n} units"),
     "wall.alert_none": ("Không có cảnh báo.", "No alerts."),

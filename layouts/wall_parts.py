@@ -507,14 +507,22 @@ def unit_alerts(alerts: dict[str, list[dict[str, Any]]], lang: str, shown: int =
     return parts
 
 
+# Sources the alert strip names before it counts the rest: the overdue and at-risk units keep most of the strip.
+NAMED_IN_ALERT = 2
+
+
 def stale_alert(lang: str) -> list[Any]:
     stale = stale_sources(lang)
     if not stale:
         return []
+    named = ", ".join(stale[:NAMED_IN_ALERT])
+    if len(stale) > NAMED_IN_ALERT:
+        named += " " + t("wall.alert_sources_more", lang, n=len(stale) - NAMED_IN_ALERT)
     return [
         html.Span(
-            [html.Span(["⚠ ", t("wall.alert_stale", lang), ": "], className="alert-label"), ", ".join(stale)],
+            [html.Span(["⚠ ", t("wall.alert_stale", lang), ": "], className="alert-label"), named],
             className="alert-item alert-stale",
+            title=", ".join(stale),
         )
     ]
 

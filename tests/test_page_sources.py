@@ -328,6 +328,10 @@ def test_a_wall_with_many_sources_in_trouble_keeps_its_title_and_one_line_of_mar
         "return [].map.call(document.querySelectorAll('.wall-source'), function (e) { return e.offsetTop; })"
     )
     assert len(tops) == 3 and len(set(tops)) == 1, tops  # worst one named, the rest counted, on one line
+    # The alert strip names two and counts the others, leaving the units to act on their room; all are in its tooltip.
+    stale = dash_duo.find_element(".alert-stale")
+    assert words(stale.text) == "⚠ Nguồn lỗi hoặc chậm cập nhật: gopy, hotline_1022 + 1 nguồn"
+    assert stale.get_attribute("title") == "gopy, hotline_1022, motcua_sql"
     _assert_fits(driver)
     assert dash_duo.get_logs() == []
 
