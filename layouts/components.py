@@ -210,13 +210,22 @@ def flow_figure(flow: pd.DataFrame, lang: str, dark: bool = False) -> go.Figure:
     return figure
 
 
+# The office pages' flow chart height; its width follows the panel.
+FLOW_GRAPH_HEIGHT = "420px"
+
+
 def flow_graph(graph_id: str, figure: go.Figure, class_name: str = "flow-graph") -> dcc.Graph:
-    """The flow chart as a Graph whose figure callbacks replace in place (Plotly.react: no flicker)."""
+    """The flow chart as a Graph whose figure callbacks replace in place (Plotly.react: no flicker).
+
+    The height is inline: a responsive Graph without one is given height 100% inline, which beats any class
+    and, in a panel of no set height, comes to 0 (the chart then spills out of its panel over what follows).
+    """
     return dcc.Graph(
         id=graph_id,
         figure=figure,
         config={"displayModeBar": False, "responsive": True},
         className=class_name,
+        style={"height": FLOW_GRAPH_HEIGHT},
     )
 
 

@@ -30,6 +30,19 @@ def tile_number(dash_duo, element_id: str) -> int:  # type: ignore[no-untyped-de
     return int(dash_duo.find_element(f"#{element_id}-value").text.replace(".", ""))
 
 
+def assert_flow_chart_inside_its_panel(dash_duo) -> None:  # type: ignore[no-untyped-def]
+    """The chart fills its graph, which its panel holds: a figure replaced by a refresh had collapsed the graph to
+    nothing, the chart spilling out of its panel over the ones below."""
+    dash_duo.wait_for_element("#city-flow .main-svg", timeout=15)
+    panel, graph, plot = dash_duo.driver.execute_script(
+        "function box(e) { var r = e.getBoundingClientRect(); return [r.top, r.bottom]; }"
+        "return [box(document.querySelector('.panel-flow')), box(document.querySelector('#city-flow')),"
+        " box(document.querySelector('#city-flow .main-svg'))]"
+    )
+    assert graph[1] - graph[0] >= 400 and panel[0] <= graph[0] and graph[1] <= panel[1], (panel, graph)
+    assert graph[0] <= plot[0] and plot[1] <= graph[1] + 1, (graph, plot)
+
+
 def test_city_tiles_show_numbers(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
     dash_duo.start_server(app)
     dash_duo.wait_for_element("#city-received-today-value", timeout=15)
@@ -66,6 +79,7 @@ def test_a_new_dossier_shows_up_without_reloading(dash_duo, app: dash.Dash, db: 
 
     expected = f"{before + 1:,}".replace(",", ".")
     dash_duo.wait_for_text_to_equal("#city-received-today-value", expected, timeout=15)
+    assert_flow_chart_inside_its_panel(dash_duo)
     assert dash_duo.driver.execute_script("return window.__marker") == 1
     assert dash_duo.get_logs() == []
 
