@@ -22,7 +22,11 @@ def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 def main() -> int:
     """Run until Ctrl-C (or SIGTERM); then stop the scheduler, close the store and exit 0."""
     # Warnings and errors (a source failing, retrying) with the moment they happened: the console is the log.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The handler's own level too: Dash's logger passes its INFO lines on, which it already prints itself.
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[console])
     config = Config.load()
     try:
         db = open_store(config.db_path)

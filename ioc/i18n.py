@@ -162,6 +162,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.dossiers_none": ("Không có hồ sơ quá hạn hay sắp đến hạn.", "No overdue or at-risk dossier."),
     "wall.list_more": ("+ {n} hồ sơ khác", "+ {n} more"),
     "wall.hotline_more": ("+ {n} phản ánh khác", "+ {n} more"),
+    "wall.ranking_none": (
+        "Chưa đơn vị nào có đủ hồ sơ đã giải quyết tháng này để xếp hạng.",
+        "No unit has resolved enough dossiers this month to be ranked yet.",
+    ),
     "wall.fields_more": ("+ {n} lĩnh vực khác: {count} phản ánh", "+ {n} more fields: {count} open"),
     "wall.hotline_title": ("Phản ánh chưa trả lời", "Open hotline items"),
     "wall.ticket": ("Mã", "Ticket"),

@@ -405,10 +405,12 @@ def _rank_badge(status: str | None, lang: str) -> html.Span | None:
     )
 
 
-def ranking_table(table_id: str, groups: Sequence[tuple[str, pd.DataFrame]], lang: str) -> html.Table:
+def ranking_table(table_id: str, groups: Sequence[tuple[str, pd.DataFrame]], lang: str) -> html.Table | html.Div:
     """Rank, unit, on-time rate with its badge, under one heading row per group (the best, the worst): one table,
     so the groups' columns line up and take only the width their figures need. Plain text, no links (a wall has
     no pointer)."""
+    if all(frame.empty for _, frame in groups):
+        return html.Div(t("wall.ranking_none", lang), className="wall-empty", id=table_id)
     rows: list[html.Tr] = []
     for title, frame in groups:
         rows.append(html.Tr(html.Th(title, colSpan=4, scope="colgroup"), className="rank-group"))

@@ -192,6 +192,25 @@ def test_the_field_panel_counts_the_fields_it_has_no_line_for() -> None:
     assert "+ 3 more fields: 6 open" in lines(4, "en")[3]
 
 
+def test_a_ranking_with_no_unit_to_rank_says_so(db: Database) -> None:
+    import pandas as pd
+
+    from ioc.i18n import t
+    from layouts.wall_parts import best_and_worst, ranking_table
+
+    empty = pd.DataFrame(columns=["name", "rank", "on_time_rate", "resolved"])
+    shown = ranking_table("r", [("Cao nhất", empty), ("Thấp nhất", empty)], "vi").to_plotly_json()
+    assert shown["props"]["children"] == t("wall.ranking_none", "vi")
+    # With units, one table: a heading row per group, then its units.
+    snapshot = unit_wall(db, UNIT, FIXED_NOW.date(), FIXED_NOW)
+    assert snapshot is not None
+    best, worst = best_and_worst(snapshot["ranking"], 6)
+    table = ranking_table("r", [("Cao nhất", best), ("Thấp nhất", worst)], "vi").to_plotly_json()
+    rows = table["props"]["children"].to_plotly_json()["props"]["children"]
+    groups = [i for i, row in enumerate(rows) if row.to_plotly_json()["props"].get("className") == "rank-group"]
+    assert groups == [0, len(best) + 1] and len(rows) == len(best) + len(worst) + 2
+
+
 # -- pages without a browser -------------------------------------------------------------------------------
 
 
