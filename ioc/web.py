@@ -214,10 +214,10 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
     )
     def render_data_time(_version: int | None, _ticks: int | None, search: str | None, pathname: str | None) -> tuple[Any, str]:
         lang = lang_of_search(search)
-        children = data_time_line(data_health(), lang)
+        report = data_health()
         wall = " data-time-wall" if (pathname or "").startswith("/wall") else ""
-        flagged = " data-time-stale-on" if len(children) > 2 else ""
-        return children, "data-time" + wall + flagged
+        flagged = " data-time-stale-on" if health.in_trouble(report) else ""
+        return data_time_line(report, lang), "data-time" + wall + flagged
 
 
 def data_time_line(report: list[dict[str, Any]], lang: str) -> list[Any]:
