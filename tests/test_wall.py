@@ -409,6 +409,18 @@ def test_city_wall_fits_1080p_and_4k_and_shows_a_new_overdue_dossier(dash_duo, a
 
 
 @pytest.mark.browser
+def test_a_wall_for_an_unknown_unit_says_so_on_one_screen(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(app)
+    _set_viewport(dash_duo.driver, 1920, 1080)
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/commune/EXT-NYC-NYPD", timeout=15)
+    dash_duo.wait_for_contains_text(".wall-not-found", "EXT-NYC-NYPD", timeout=15)
+    # No office-style data time in dark grey on the dark wall, pushing the screen into a scroll.
+    assert not dash_duo.find_element("#app-data-time").is_displayed()
+    _assert_fits(dash_duo.driver)
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
 def test_commune_wall_lists_a_new_overdue_dossier_and_survives_a_server_restart(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
     server = _Server(app)
     server.start()
