@@ -33,7 +33,7 @@ REFRESHED = (
 # Six units each side stay legible at wall type size; the full ranking is on /.
 RANKED_PER_SIDE = 6
 # Lines the hotline-by-field panel holds (the fields beyond are counted on the last).
-FIELD_ROWS = 7
+FIELD_ROWS = 6
 # The map's and chart's boxes in px at 1920×1080 (their SVG scales with the screen from there).
 MAP_BOX = (632, 475)
 FLOW_BOX = (612, 235)

@@ -408,6 +408,46 @@ def test_city_wall_fits_1080p_and_4k_and_shows_a_new_overdue_dossier(dash_duo, a
     assert dash_duo.get_logs() == []
 
 
+def add_overdue_hotline_items(db: Database, unit_code: str, count: int) -> None:
+    """``count`` open hotline items of ``unit_code``, received ten days ago and due three days ago, with long titles."""
+    rows = [
+        {
+            "ticket_id": f"TEST-HOTLINE-{n:04d}",
+            "unit_code": unit_code,
+            "channel": "phone",
+            "field": f"Lĩnh vực thử nghiệm số {n} có tên rất dài để xem có bị cắt không",
+            "title": "Phản ánh về đèn chiếu sáng công cộng không hoạt động trên tuyến đường ven biển " * 2,
+            "received_at": (FIXED_NOW - timedelta(days=10)).isoformat(),
+            "due_at": (FIXED_NOW - timedelta(days=3)).isoformat(),
+            "status": "new",
+            "updated_at": FIXED_NOW.isoformat(),
+        }
+        for n in range(count)
+    ]
+    result = ingest_batches(db, "test", [Batch(HOTLINE, rows)])
+    assert result.rows_upserted == count, result.rejects
+
+
+@pytest.mark.browser
+def test_a_busy_communes_wall_holds_its_lists_at_1080p_and_4k(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    """The worst case for the lists: every hotline row overdue (a badge over its age) with more than fit, more fields
+    than the field panel has lines for, and long texts everywhere; the wall must still hold them in both languages."""
+    add_overdue_hotline_items(db, UNIT, 8)
+    add_overdue_dossier(db, UNIT)
+    dash_duo.start_server(app)
+    for width, height in ((1920, 1080), (3840, 2160)):
+        _set_viewport(dash_duo.driver, width, height)
+        for search in ("", "?lang=en"):
+            dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/commune/{UNIT}{search}", timeout=15)
+            dash_duo.wait_for_element("#wall-commune-received-today-value", timeout=15)
+            shown = dash_duo.find_elements("#wall-commune-hotline-table tbody tr")
+            assert len(shown) >= 3 and len(dash_duo.find_elements("#wall-commune-hotline-table .badge-bad")) == len(shown)
+            more = "khác" if not search else "more"
+            dash_duo.wait_for_contains_text("#wall-commune-hotline-fields .list-more", more, timeout=5)
+            _assert_fits(dash_duo.driver)
+    assert dash_duo.get_logs() == []
+
+
 @pytest.mark.browser
 def test_a_wall_for_an_unknown_unit_says_so_on_one_screen(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
     dash_duo.start_server(app)
