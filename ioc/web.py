@@ -239,15 +239,14 @@ def data_health() -> list[dict[str, Any]]:
     server = flask.current_app
     db: Database = server.config[_DB_KEY]
     bucket = int(time.time() // (CLOCK_INTERVAL_MS / 1000))
-    return cache.cached(db, _health_for_bucket, server, bucket)
+    return cache.cached(db, _health_report, server, bucket)
 
 
-def _health_for_bucket(db: Database, server: flask.Flask, _bucket: int) -> list[dict[str, Any]]:
-    return _health_report(db, server)
+def _health_report(db: Database, server: flask.Flask, _bucket: int = 0) -> list[dict[str, Any]]:
+    """The sources' health as this app sees it: what it runs, at what interval, and what could not start.
 
-
-def _health_report(db: Database, server: flask.Flask) -> list[dict[str, Any]]:
-    """The sources' health as this app sees it: what it runs, at what interval, and what could not start."""
+    ``_bucket`` only keys data_health's cache (one report per 15 s of wall time).
+    """
     return health.connector_health(
         db,
         server.config[_INTERVALS_KEY],

@@ -83,16 +83,19 @@ def source_markers(report: list[dict[str, Any]], lang: str) -> list[html.Span]:
     the alert strip and the tooltips still name every one."""
     from ioc.health import SOURCE_STATUSES, source_status
 
-    # A source that does not run (a one-off import, one taken out of the sources file) is no news on a wall.
-    running = [item for item in report if source_status(item) != "unscheduled"]
-    ranked = sorted(running, key=lambda item: SOURCE_STATUSES.index(source_status(item)))
+    # Each item's status once; a source that does not run (a one-off import, one taken out of the sources file)
+    # is no news on a wall.
+    statuses = [(item, source_status(item)) for item in report]
+    ranked = sorted(
+        ((item, status) for item, status in statuses if status != "unscheduled"), key=lambda pair: SOURCE_STATUSES.index(pair[1])
+    )
     if not ranked:
         # Nothing feeds the figures: they stay as they are (no sources file, the simulator switched off).
         return [_marker("unscheduled", t("wall.sources_none", lang), None)]
     if len(ranked) <= NAMED_SOURCES:
-        return [source_marker(item, lang) for item in ranked]
-    trouble = [item for item in ranked if source_status(item) in _IN_TROUBLE]
-    healthy = [item for item in ranked if source_status(item) == "ok"]
+        return [source_marker(item, lang) for item, _ in ranked]
+    trouble = [item for item, status in ranked if status in _IN_TROUBLE]
+    healthy = [item for item, status in ranked if status == "ok"]
     shown, more = trouble[:1], trouble[1:]
     markers = [source_marker(item, lang) for item in shown]
     if more:
@@ -559,23 +562,9 @@ def dossier_list(table_id: str, dossiers: pd.DataFrame, total: int, lang: str, r
             badge = html.Span(
                 ["▲ ", t("wall.due_on", lang, day=item["due_date"].strftime("%d/%m"))], className="badge badge-watch"
             )
-        # Two lines, as the hotline list: the procedure has the width to be read, the code (for a call) below it.
-        body.append(
-            html.Tr(
-                [
-                    html.Td(
-                        [
-                            html.Div(
-                                _shorten(str(item["procedure"] or item["procedure_code"] or ""), 80), className="list-title"
-                            ),
-                            html.Div(str(item["dossier_id"]), className="list-sub list-code"),
-                        ],
-                        className="list-text",
-                    ),
-                    html.Td(badge, className="list-badge"),
-                ]
-            )
-        )
+        # The procedure has the width to be read, the code (for a call) below it.
+        procedure = str(item["procedure"] or item["procedure_code"] or "")
+        body.append(_list_row(procedure, str(item["dossier_id"]), badge, "list-code"))
     head = html.Thead(
         html.Tr([html.Th(f"{t('wall.procedure', lang)} · {t('wall.dossier_code', lang)}"), html.Th(t("wall.days_late", lang))])
     )
@@ -586,6 +575,15 @@ def dossier_list(table_id: str, dossiers: pd.DataFrame, total: int, lang: str, r
         ],
         id=table_id,
     )
+
+
+def _list_row(title: str, sub: str, badge: Any, sub_class: str = "") -> html.Tr:
+    """A row of a wall list: a title over a muted line, both cut with an ellipsis, and the badge column."""
+    text = html.Td(
+        [html.Div(_shorten(title, 80), className="list-title"), html.Div(sub, className=f"list-sub {sub_class}".strip())],
+        className="list-text",
+    )
+    return html.Tr([text, html.Td(badge, className="list-badge")])
 
 
 def _list_more(total: int, rows: int, listed: int, key: str, lang: str) -> list[html.Div]:
@@ -617,20 +615,7 @@ def hotline_list(table_id: str, items: pd.DataFrame, total: int, lang: str, rows
         age: list[Any] = [html.Span(_age_text(item["age_hours"], lang), className="list-age")]
         if item["overdue"]:
             age.insert(0, html.Span(["✕ ", t("wall.overdue_mark", lang)], className="badge badge-bad"))
-        body.append(
-            html.Tr(
-                [
-                    html.Td(
-                        [
-                            html.Div(_shorten(str(item["title"] or ""), 80), className="list-title"),
-                            html.Div(f"{item['ticket_id']} · {item['field'] or ''} · {urgency_text}", className="list-sub"),
-                        ],
-                        className="list-text",
-                    ),
-                    html.Td(age, className="list-badge"),
-                ]
-            )
-        )
+        body.append(_list_row(str(item["title"] or ""), f"{item['ticket_id']} · {item['field'] or ''} · {urgency_text}", age))
     head = html.Thead(
         html.Tr(
             [
