@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_bench(args)
     db_path = args.db or Path(Config.load().db_path)
-    from ioc.store import open_store
+    from ioc.store import open_store, tidy_between_runs
 
     try:
         db = open_store(db_path)
@@ -410,14 +410,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_store_problem(db_path, error)}", file=sys.stderr)
         return 1
     try:
-        if args.command == "import":
-            return run_import(db, args)
         if args.command == "kpi":
             return run_kpi(db, args)
         if args.command == "report":
             return run_report(db, args)
-        if args.command == "ingest":
-            return run_ingest(db, args)
+        if args.command in ("import", "ingest"):
+            status = run_import(db, args) if args.command == "import" else run_ingest(db, args)
+            tidy_between_runs(db)
+            return status
     finally:
         db.close()
     return 2

@@ -21,6 +21,7 @@ from connectors.sources import DEFAULT_SOURCES_FILE, SourceConfig, SourceConfigE
 from ioc import cache
 from ioc.config import Config
 from ioc.db import Database
+from ioc.store import tidy_between_runs
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def run_once(db: Database, connector: Connector) -> bool:
         except Exception:
             log.exception("warming the snapshot cache failed")
         # After the rows are visible and the cache is warm: the next run waits for it, no screen does.
-        db.checkpoint_if_due()
+        tidy_between_runs(db)
     return True
 
 

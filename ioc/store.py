@@ -19,6 +19,17 @@ def open_store(path: str | Path) -> Database:
     return db
 
 
+def tidy_between_runs(db: Database) -> None:
+    """Merge the KPI count rows ingests appended, then write the log into the file, each only when due.
+
+    Between runs, not inside one: both hold the writer for a moment no run should wait for.
+    """
+    from kpis.aggregates import compact_aggregates_if_due
+
+    compact_aggregates_if_due(db)
+    db.checkpoint_if_due()
+
+
 def _rebuild_aggregates_on_the_new_calendar(db: Database) -> None:
     # The KPI aggregates hold working-day facts (at-risk windows, processing days), so a changed
     # calendar makes them wrong until they are rebuilt from the items.

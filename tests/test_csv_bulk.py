@@ -16,6 +16,7 @@ from connectors.files import FileDropConnector
 from ioc.csv_import import ImportSummary, import_csv
 from ioc.db import Database
 from ioc.store import open_store
+from kpis.aggregates import compacted_sql
 
 HEADER = [
     "dossier_id", "unit_code", "procedure_code", "sector", "channel", "status", "received_at", "finished_at",
@@ -99,7 +100,7 @@ def _store_contents(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         "dossiers": db.execute("SELECT * EXCLUDE (ingested_at) FROM dossiers ORDER BY dossier_id"),
         "events": db.execute("SELECT dossier_id, event_at, status FROM dossier_events ORDER BY ALL"),
         "rejects": db.execute("SELECT raw_row, reason FROM rejects ORDER BY reject_id"),
-        "daily": db.execute("SELECT * FROM kpi_daily ORDER BY ALL"),
+        "daily": db.execute(compacted_sql("kpi_daily")),
     }
 
 

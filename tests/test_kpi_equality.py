@@ -16,11 +16,19 @@ from hypothesis import strategies as st
 from connectors.base import DOSSIERS, HOTLINE, Batch, ingest_batches
 from ioc.db import Database
 from ioc.model import DOSSIER_STATUSES, HOTLINE_RATINGS, HOTLINE_STATUSES
-from ioc.store import open_store
+from ioc.store import open_store, tidy_between_runs
 from ioc.timeutil import LOCAL_TZ
-from kpis import OUTPUT_IDS, Period, compute, compute_by_unit
+from kpis import OUTPUT_IDS, Period, aggregates, compute, compute_by_unit
 from kpis import reference_pandas as reference
-from kpis.aggregates import AGGREGATE_TABLES, DAILY_COLUMNS, aggregates_ready, rebuild_aggregates, snapshot_from_aggregates
+from kpis.aggregates import (
+    AGGREGATE_TABLES,
+    aggregates_ready,
+    compact_aggregates,
+    compact_aggregates_if_due,
+    compacted_sql,
+    rebuild_aggregates,
+    snapshot_from_aggregates,
+)
 from kpis.period import named_period
 
 UNITS = ("20194", "20197", "20200")
@@ -164,10 +172,7 @@ def assert_same(expected: Mapping[Any, Any], actual: Mapping[Any, Any], where: s
 
 
 def daily_table(db: Database) -> pd.DataFrame:
-    columns = ", ".join(DAILY_COLUMNS)
-    nonzero = " OR ".join(f"{column} <> 0" for column in DAILY_COLUMNS)
-    frame = db.query_df(f"SELECT unit_code, day, {columns} FROM kpi_daily WHERE {nonzero} ORDER BY unit_code, day")
-    return frame.reset_index(drop=True)
+    return db.query_df(compacted_sql("kpi_daily")).reset_index(drop=True)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -198,8 +203,14 @@ def test_every_kpi_three_ways(shared_store: Database, data: tuple[list[Any], lis
             assert_same(one, pandas_by_unit.loc[unit].to_dict(), f"engine vs pandas by unit, {unit}, {period}")
         unit = UNITS[0]  # the one-unit read of the aggregates (filtered on unit_code) for one of them
         assert_same(compute(db, period, unit), snapshot_from_aggregates(db, [period], unit)[0].total, f"aggregates, {unit}")
-    # What the ingest hook maintained equals a rebuild from scratch.
+    # Compaction merges the rows each batch appended and changes no figure.
     maintained = daily_table(db)
+    db.execute_write_fn(compact_aggregates, bump_version=False)
+    assert db.scalar("SELECT count(*) FROM kpi_daily") == len(maintained)
+    for before, after in zip(snapshots, snapshot_from_aggregates(db, periods), strict=True):
+        pd.testing.assert_frame_equal(before.by_unit, after.by_unit)
+        assert_same(before.total, after.total, "after compaction")
+    # What the ingest hook maintained equals a rebuild from scratch.
     rebuild_aggregates(db)
     pd.testing.assert_frame_equal(maintained, daily_table(db))
 
@@ -227,3 +238,40 @@ def test_refresh_moves_a_dossier_between_days_and_units(store: Database) -> None
     assert after.by_unit.loc["20194", "received"] == 0
     assert after.by_unit.loc["20197", "resolved_late"] == 1
     assert after.total == compute(store, period)
+
+
+def test_appended_count_rows_are_compacted_between_runs_once_due(store: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch appends its delta rows; tidy_between_runs merges them once they have grown enough, and no figure moves."""
+    period = Period(date(2026, 2, 2), date(2026, 3, 2))
+    units = ("20194", "20197", "20200")
+    first = [
+        dict(
+            dossier_id=f"C{number}",
+            unit_code=units[number % 3],
+            status="processing",
+            received_at=f"2026-02-{3 + number % 5:02d}T09:00:00+07:00",
+            due_at="2026-02-16T17:00:00+07:00",
+            updated_at="2026-02-09T09:00:00+07:00",
+        )
+        for number in range(30)
+    ]
+    ingest_batches(store, "compaction", iter([Batch(DOSSIERS, first)]))
+    for day in (10, 11, 12):  # three batches, each ending some dossiers on another day
+        ended = [
+            dict(row, status="resolved", finished_at=f"2026-02-{day}T10:00:00+07:00", updated_at=f"2026-02-{day}T10:00:00+07:00")
+            for row in first[day % 10 :: 3]
+        ]
+        ingest_batches(store, "compaction", iter([Batch(DOSSIERS, ended)]))
+    appended = store.scalar("SELECT count(*) FROM kpi_daily")
+    keys = len(store.execute(compacted_sql("kpi_daily")))
+    assert appended > keys  # the later batches added rows for keys the first had
+    figures = snapshot_from_aggregates(store, [period])[0]
+
+    assert compact_aggregates_if_due(store) is False  # a few rows over a quiet store: not worth it
+    monkeypatch.setattr(aggregates, "COMPACT_SLACK_ROWS", 0)
+    tidy_between_runs(store)
+    assert store.scalar("SELECT count(*) FROM kpi_daily") == keys
+    after = snapshot_from_aggregates(store, [period])[0]
+    pd.testing.assert_frame_equal(figures.by_unit, after.by_unit)
+    assert after.total == figures.total == compute(store, period)
+    assert compact_aggregates_if_due(store) is False  # nothing appended since

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -42,6 +43,36 @@ def test_store_written_by_an_older_version_upgrades_in_place(tmp_path: Path) -> 
         assert "dossiers_unit" in indexes
         # Migration 4 drops the index nothing reads by (each ingest paid for it).
         assert "dossier_events_id" not in indexes
+    finally:
+        db.close()
+
+
+def test_kpi_count_tables_lose_their_keys_and_keep_their_rows_on_upgrade(tmp_path: Path) -> None:
+    """Migration 5: the count tables take appended rows (several per key) from then on; what they held stays."""
+    path = tmp_path / "v4.duckdb"
+    conn = duckdb.connect(str(path))
+    migrate(conn, MIGRATIONS[:4])
+    conn.execute("INSERT INTO kpi_daily (unit_code, day, received, finished) VALUES ('20194', DATE '2026-02-03', 3, 1)")
+    conn.execute("INSERT INTO kpi_processing_days VALUES ('20194', DATE '2026-02-03', 2, 1)")
+    with pytest.raises(duckdb.ConstraintException):
+        conn.execute("INSERT INTO kpi_daily (unit_code, day, received) VALUES ('20194', DATE '2026-02-03', 1)")
+    conn.close()
+
+    db = open_store(path)
+    try:
+        assert db.execute("SELECT unit_code, day, received, finished, overdue_start FROM kpi_daily") == [
+            ("20194", date(2026, 2, 3), 3, 1, 0)
+        ]
+        assert db.execute("SELECT * FROM kpi_processing_days") == [("20194", date(2026, 2, 3), 2, 1)]
+        db.execute_write("INSERT INTO kpi_daily (unit_code, day, received) VALUES ('20194', DATE '2026-02-03', 1)")
+        assert db.scalar("SELECT sum(received) FROM kpi_daily") == 4
+        keyed = db.execute("SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'")
+        assert not {name for (name,) in keyed} & {
+            "kpi_daily",
+            "kpi_monthly",
+            "kpi_processing_days",
+            "kpi_processing_days_monthly",
+        }
     finally:
         db.close()
 
