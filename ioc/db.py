@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,9 +23,20 @@ BACKSTOP_CHECKPOINT = "256MiB"
 CHECKPOINT_WAL_BYTES = 16 << 20
 
 
+# Told (statement, seconds) after each statement of ``run`` and each commit; the ingest bench sets it to show
+# where an import's time goes. None otherwise, which costs one test per statement.
+statement_observer: Callable[[str, float], None] | None = None
+
+
 def run(conn: duckdb.DuckDBPyConnection, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
     """Execute and fetch every row: DuckDB can leave a large INSERT's result pending, and the next statement cancels it."""
-    return conn.execute(sql, params).fetchall()
+    observer = statement_observer
+    if observer is None:
+        return conn.execute(sql, params).fetchall()
+    started = time.perf_counter()
+    rows = conn.execute(sql, params).fetchall()
+    observer(sql, time.perf_counter() - started)
+    return rows
 
 
 class StoreLockedError(RuntimeError):
@@ -112,7 +124,7 @@ class Database:
                 bump_version = bump_version(result) if callable(bump_version) else bump_version
                 if bump_version:
                     conn.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'")
-                conn.execute("COMMIT")
+                run(conn, "COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

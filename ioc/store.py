@@ -19,15 +19,19 @@ def open_store(path: str | Path) -> Database:
     return db
 
 
-def tidy_between_runs(db: Database) -> None:
-    """Merge the KPI count rows ingests appended, then write the log into the file, each only when due.
+def tidy_between_runs(db: Database) -> list[str]:
+    """Merge the KPI count rows ingests appended, then write the log into the file, each only when due; say which ran.
 
     Between runs, not inside one: both hold the writer for a moment no run should wait for.
     """
     from kpis.aggregates import compact_aggregates_if_due
 
-    compact_aggregates_if_due(db)
-    db.checkpoint_if_due()
+    done = []
+    if compact_aggregates_if_due(db):
+        done.append("compaction")
+    if db.checkpoint_if_due():
+        done.append("checkpoint")
+    return done
 
 
 def _rebuild_aggregates_on_the_new_calendar(db: Database) -> None:

@@ -237,6 +237,7 @@ def _apply_delta(
     conn: duckdb.DuckDBPyConnection, columns: Sequence[str], daily_delta_sql: str, histogram_delta_sql: str | None
 ) -> None:
     """Add a (unit, day) delta to kpi_daily and kpi_monthly (and a histogram delta to both histogram tables)."""
+    first_rows = run(conn, "SELECT count(*) FROM kpi_daily")[0][0] == 0
     run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {daily_delta_sql}")
     _append(conn, "kpi_daily", ("unit_code", "day"), columns, "SELECT * FROM kpi_delta")
     _append(conn, "kpi_monthly", ("unit_code", "month"), columns, _monthly_sql("kpi_delta", (), columns))
@@ -252,6 +253,8 @@ def _apply_delta(
             _monthly_sql("kpi_delta", ("processing_days",), ("dossiers",)),
         )
     run(conn, "DROP TABLE kpi_delta")
+    if first_rows:
+        _record_compacted(conn)  # one delta, one row per key: nothing to compact (a first import of a big file)
 
 
 def _histogram_delta_sql(new: str, old: str | None) -> str:
