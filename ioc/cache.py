@@ -14,7 +14,7 @@ import pandas as pd
 from ioc.db import Database
 from ioc.timeutil import local_today
 from kpis import Period, compute, compute_by_unit, daily_flow
-from kpis.ranking import rank_units
+from kpis.ranking import GROUP_KINDS, rank_units
 
 T = TypeVar("T")
 
@@ -153,6 +153,14 @@ def city_snapshot(db: Database, today: date | None = None) -> dict[str, Any]:
 def unit_snapshot(db: Database, unit_code: str, today: date | None = None) -> dict[str, Any] | None:
     """What a commune page shows, plus the unit's name and rank; None for an unknown unit code."""
     return cached(db, _unit_snapshot, unit_code, today or local_today())
+
+
+def not_a_commune(db: Database, unit_code: str) -> str | None:
+    """The full name of a unit the store knows that is no commune, ward or special zone (so has no commune page)."""
+    kinds = GROUP_KINDS["all"]
+    return db.scalar(
+        f"SELECT full_name FROM units WHERE unit_code = ? AND kind NOT IN ({', '.join('?' * len(kinds))})", [unit_code, *kinds]
+    )
 
 
 def warm(db: Database, today: date | None = None) -> None:

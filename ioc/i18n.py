@@ -79,6 +79,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "data_time.stale": ("Nguồn chậm cập nhật", "Source stale"),
     "data_time.error": ("Nguồn bị lỗi", "Source failing"),
     "commune.not_found": ("Không tìm thấy đơn vị có mã “{code}”.", "No unit with code “{code}”."),
+    "commune.not_a_commune": (
+        "“{code}” là {name}, không phải xã, phường hay đặc khu: trang này chỉ dành cho đơn vị cấp xã.",
+        "“{code}” is {name}, not a commune, ward or special zone: these pages are for commune-level units only.",
+    ),
     "commune.back": ("Về trang toàn thành phố", "Back to the city overview"),
     "commune.rank": ("Hạng {rank}/{total} về tỷ lệ đúng hạn tháng này", "Ranked {rank} of {total} by on-time rate this month"),
     "commune.not_ranked": (

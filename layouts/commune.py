@@ -15,6 +15,7 @@ from layouts.components import (
     flow_graph,
     kpi_status,
     kpi_tile,
+    missing_unit_text,
     page_id,
     register_sources_callback,
     sources_content,
@@ -72,7 +73,7 @@ def not_found(unit_code: str, lang: str) -> html.Div:
     """A clear message for an unknown code (the code is shown as text, escaped like all strings)."""
     return html.Div(
         [
-            html.H1(t("commune.not_found", lang, code=unit_code), className="page-title", id=TITLE),
+            html.H1(missing_unit_text(unit_code, lang), className="page-title", id=TITLE),
             dcc.Link(t("commune.back", lang), href=with_lang("/", lang), className="back-link"),
         ],
         className="page page-commune page-not-found",

@@ -10,9 +10,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
+from ioc.cache import not_a_commune
 from ioc.health import SOURCE_STATUSES, source_status
 from ioc.i18n import format_data_time, format_day, format_duration, format_number, format_percent, normalize_lang, t
-from ioc.web import CLOCK_INTERVAL, VERSION_STORE, data_health, with_lang
+from ioc.web import CLOCK_INTERVAL, VERSION_STORE, data_health, get_db, with_lang
 from kpis import REGISTRY, status_of
 
 # Okabe-Ito colour-blind-safe palette; status is never shown by colour alone (icon + word too).
@@ -35,6 +36,14 @@ FLOW_COLOURS = {"received": OKABE_ITO["sky_blue"], "resolved": OKABE_ITO["orange
 def page_id(module_name: str, name: str) -> str:
     """A component id unique to one page module: ``page_id(__name__, "tiles")`` → ``city-tiles``."""
     return f"{module_name.rsplit('.', 1)[-1].replace('_', '-')}-{name}"
+
+
+def missing_unit_text(unit_code: str, lang: str) -> str:
+    """Why a commune page or wall has nothing for ``unit_code``: no such unit, or a unit that is not a commune."""
+    name = not_a_commune(get_db(), unit_code) if unit_code else None
+    if name is None:
+        return t("commune.not_found", lang, code=unit_code)
+    return t("commune.not_a_commune", lang, code=unit_code, name=name)
 
 
 def kpi_status(kpi_id: str, figures: dict[str, Any]) -> str | None:

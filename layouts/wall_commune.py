@@ -12,7 +12,7 @@ from ioc.wall import unit_wall
 from ioc.web import get_db, now, today
 from layouts import wall_parts as parts
 from layouts import wall_svg
-from layouts.components import page_id
+from layouts.components import missing_unit_text, page_id
 
 dash.register_page(
     __name__,
@@ -78,7 +78,7 @@ def _figures(code: str, lang: str) -> tuple[Any, ...] | None:
 def not_found(code: str, lang: str) -> html.Div:
     """An unknown code on a wall: a clear message in wall type, never an error or a login page."""
     return html.Div(
-        [html.H1(t("commune.not_found", lang, code=code), className="wall-title", id=page_id(__name__, "title"))],
+        [html.H1(missing_unit_text(code, lang), className="wall-title", id=page_id(__name__, "title"))],
         className="page wall wall-not-found",
     )
 

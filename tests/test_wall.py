@@ -302,7 +302,7 @@ def _set_viewport(driver, width: int, height: int) -> None:  # type: ignore[no-u
 
 
 # A wall's boxes clip what overflows them (overflow: hidden), so the page never scrolls: each is checked for a cut.
-_CLIPPING_BOXES = ".wall-header, .kpi-tile, .wall-panel, .wall-alerts"
+_CLIPPING_BOXES = ".wall-header, .kpi-tile, .wall-panel, .wall-alerts, .wall-not-found .wall-title"
 
 
 def _assert_fits(driver) -> None:  # type: ignore[no-untyped-def]
@@ -449,14 +449,20 @@ def test_a_busy_communes_wall_holds_its_lists_at_1080p_and_4k(dash_duo, app: das
 
 
 @pytest.mark.browser
-def test_a_wall_for_an_unknown_unit_says_so_on_one_screen(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+def test_a_wall_for_an_unknown_unit_says_so_on_one_screen(dash_duo, app: dash.Dash, db: Database) -> None:  # type: ignore[no-untyped-def]
+    # A hotline sample's unit, registered by its mapping: a unit, but no commune. Its long message wraps, uncut.
+    db.execute_write(
+        """INSERT INTO units (unit_code, name, full_name, kind)
+           VALUES ('EXT-NYC-HPD', 'HPD', 'Department of Housing Preservation and Development (NYC 311)', 'other')"""
+    )
     dash_duo.start_server(app)
     _set_viewport(dash_duo.driver, 1920, 1080)
-    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/commune/EXT-NYC-NYPD", timeout=15)
-    dash_duo.wait_for_contains_text(".wall-not-found", "EXT-NYC-NYPD", timeout=15)
-    # No office-style data time in dark grey on the dark wall, pushing the screen into a scroll.
-    assert not dash_duo.find_element("#app-data-time").is_displayed()
-    _assert_fits(dash_duo.driver)
+    for code, says in (("EXT-NYC-NYPD", "EXT-NYC-NYPD"), ("EXT-NYC-HPD", "Department of Housing Preservation")):
+        dash_duo.wait_for_page(url=f"{dash_duo.server_url}/wall/commune/{code}", timeout=15)
+        dash_duo.wait_for_contains_text(".wall-not-found", says, timeout=15)
+        # No office-style data time in dark grey on the dark wall, pushing the screen into a scroll.
+        assert not dash_duo.find_element("#app-data-time").is_displayed()
+        _assert_fits(dash_duo.driver)
     assert dash_duo.get_logs() == []
 
 

@@ -107,6 +107,18 @@ def test_unknown_commune_is_a_clear_message_not_an_error(app: dash.Dash) -> None
     assert t("commune.not_found", "vi", code="99999") in render_page(app, "/commune/99999")
 
 
+def test_a_unit_that_is_not_a_commune_is_named_and_explained(app: dash.Dash, db: Database) -> None:
+    """A hotline sample's unit (kind 'other', registered by its mapping) has no commune page: say why, in each language."""
+    db.execute_write(
+        "INSERT INTO units (unit_code, name, full_name, kind) VALUES ('EXT-NYC-1', 'Queens', 'Queens (NYC 311)', 'other')"
+    )
+    for lang in ("vi", "en"):
+        for path in ("/commune/EXT-NYC-1", "/wall/commune/EXT-NYC-1"):
+            page = render_page(app, path, f"?lang={lang}")
+            assert t("commune.not_a_commune", lang, code="EXT-NYC-1", name="Queens (NYC 311)") in page, (path, lang)
+    assert t("commune.not_found", "en", code="EXT-NYC-2") in render_page(app, "/wall/commune/EXT-NYC-2", "?lang=en")
+
+
 def test_markup_in_a_unit_code_is_sent_as_text(app: dash.Dash) -> None:
     page = render_page(app, "/commune/<b>x")
     assert "<b>x" in page  # shown back as text in the not-found message
