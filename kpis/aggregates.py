@@ -49,15 +49,6 @@ from kpis.period import Period, shift_months
 from kpis.sql import DOSSIER_DAYS_FROM, in_list
 
 READY = "ready"
-AGGREGATE_TABLES = (
-    "kpi_dossier_facts",
-    "kpi_hotline_facts",
-    "kpi_daily",
-    "kpi_monthly",
-    "kpi_processing_days",
-    "kpi_processing_days_monthly",
-)
-
 # (daily column, day the contribution lands on, condition, value) per kind of event, dossier facts first.
 # Columns named like a §4 count are that count's daily term; *_start / *_end delimit as-of intervals.
 _DOSSIER_EVENTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -113,6 +104,15 @@ _HOTLINE_EVENTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 DOSSIER_DAILY_COLUMNS = tuple(column for _, events in _DOSSIER_EVENTS for column, _ in events)
 HOTLINE_DAILY_COLUMNS = tuple(column for _, events in _HOTLINE_EVENTS for column, _ in events)
 DAILY_COLUMNS = DOSSIER_DAILY_COLUMNS + HOTLINE_DAILY_COLUMNS
+
+# Key columns and count columns of the tables each ingest appends its delta rows to (compacted now and then).
+_COUNT_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "kpi_daily": (("unit_code", "day"), DAILY_COLUMNS),
+    "kpi_monthly": (("unit_code", "month"), DAILY_COLUMNS),
+    "kpi_processing_days": (("unit_code", "day", "processing_days"), ("dossiers",)),
+    "kpi_processing_days_monthly": (("unit_code", "month", "processing_days"), ("dossiers",)),
+}
+AGGREGATE_TABLES = ("kpi_dossier_facts", "kpi_hotline_facts", *_COUNT_TABLES)
 
 # The facts of dossiers (all, or those whose id is in the temp table kpi_keys). Only accepted dossiers count.
 _DOSSIER_FACTS_SQL = f"""
@@ -216,9 +216,9 @@ def _delta_sql(events: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], new:
     return f"SELECT unit_code, day, {sums} FROM ({union}) GROUP BY unit_code, day"
 
 
-def _append(conn: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], columns: Sequence[str], rows_sql: str) -> None:
-    """Append the rows to ``table`` (readers sum every row of a key; ``compact_aggregates`` merges them later)."""
-    names = ", ".join((*keys, *columns))
+def _append(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows_sql: str) -> None:
+    """Append the rows (the table's keys and ``columns``) to a count table; readers sum every row of a key."""
+    names = ", ".join((*_COUNT_TABLES[table][0], *columns))
     # Rows whose contributions cancel out (a status change moves nothing on the received day) are left out.
     run(conn, f"INSERT INTO {table} ({names}) SELECT {names} FROM ({rows_sql}) WHERE {_nonzero(columns)}")
 
@@ -239,18 +239,13 @@ def _apply_delta(
     """Add a (unit, day) delta to kpi_daily and kpi_monthly (and a histogram delta to both histogram tables)."""
     first_rows = run(conn, "SELECT count(*) FROM kpi_daily")[0][0] == 0
     run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {daily_delta_sql}")
-    _append(conn, "kpi_daily", ("unit_code", "day"), columns, "SELECT * FROM kpi_delta")
-    _append(conn, "kpi_monthly", ("unit_code", "month"), columns, _monthly_sql("kpi_delta", (), columns))
+    _append(conn, "kpi_daily", columns, "SELECT * FROM kpi_delta")
+    _append(conn, "kpi_monthly", columns, _monthly_sql("kpi_delta", (), columns))
     if histogram_delta_sql is not None:
         run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {histogram_delta_sql}")
-        keys = ("unit_code", "day", "processing_days")
-        _append(conn, "kpi_processing_days", keys, ("dossiers",), "SELECT * FROM kpi_delta")
+        _append(conn, "kpi_processing_days", ("dossiers",), "SELECT * FROM kpi_delta")
         _append(
-            conn,
-            "kpi_processing_days_monthly",
-            ("unit_code", "month", "processing_days"),
-            ("dossiers",),
-            _monthly_sql("kpi_delta", ("processing_days",), ("dossiers",)),
+            conn, "kpi_processing_days_monthly", ("dossiers",), _monthly_sql("kpi_delta", ("processing_days",), ("dossiers",))
         )
     run(conn, "DROP TABLE kpi_delta")
     if first_rows:
@@ -368,13 +363,6 @@ def rebuild_aggregates(db: Database) -> None:
 
 # -- compaction ------------------------------------------------------------------------------------
 
-# Key columns and count columns of the tables each ingest appends its delta rows to.
-_COUNT_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "kpi_daily": (("unit_code", "day"), DAILY_COLUMNS),
-    "kpi_monthly": (("unit_code", "month"), DAILY_COLUMNS),
-    "kpi_processing_days": (("unit_code", "day", "processing_days"), ("dossiers",)),
-    "kpi_processing_days_monthly": (("unit_code", "month", "processing_days"), ("dossiers",)),
-}
 _COMPACTED_ROWS = "kpi_daily_rows_when_compacted"
 # Compact once kpi_daily has grown by this share of its compacted size plus this many rows: readers then
 # sum at most about a quarter more rows than they need, and a quiet store is never compacted.
@@ -416,7 +404,7 @@ def compact_aggregates_if_due(db: Database) -> bool:
     Called between runs, like the checkpoint: it holds the writer for a moment a run should not wait for.
     """
     rows, compacted = db.execute(
-        f"SELECT (SELECT count(*) FROM kpi_daily), (SELECT CAST(value AS BIGINT) FROM meta WHERE key = '{_COMPACTED_ROWS}')"
+        "SELECT (SELECT count(*) FROM kpi_daily), (SELECT CAST(value AS BIGINT) FROM meta WHERE key = ?)", [_COMPACTED_ROWS]
     )[0]
     if rows <= (compacted or 0) * (1 + COMPACT_GROWTH) + COMPACT_SLACK_ROWS:
         return False
