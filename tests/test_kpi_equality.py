@@ -275,3 +275,59 @@ def test_appended_count_rows_are_compacted_between_runs_once_due(store: Database
     pd.testing.assert_frame_equal(figures.by_unit, after.by_unit)
     assert after.total == figures.total == compute(store, period)
     assert compact_aggregates_if_due(store) is False  # nothing appended since
+
+
+def _out_of_unit_order(db: Database, table: str, other: str) -> int:
+    """Rows stored (rowid order) after a row of a greater unit, or of the same unit and a later ``other`` value."""
+    return int(
+        db.scalar(
+            f"""SELECT count(*) FROM (
+                    SELECT (unit_code, {other}) < lag((unit_code, {other})) OVER (ORDER BY rowid) AS backwards FROM {table}
+                ) WHERE backwards"""
+        )
+    )
+
+
+def test_screens_read_the_count_tables_in_unit_order(store: Database) -> None:
+    """A one-unit read skips DuckDB row groups outside its unit only while rows are stored in unit order: a first
+    import appends them in that order, and a rebuild writes them so (the bench's national store halved its reads)."""
+    units = [code for (code,) in store.execute("SELECT unit_code FROM units ORDER BY unit_code DESC")]
+    dossiers = [
+        dict(
+            dossier_id=f"O{number:05d}",
+            unit_code=units[number * 7 % len(units)],  # every unit, out of order
+            procedure_code="1.001193",
+            status="resolved" if number % 2 else "processing",
+            received_at=f"2026-03-{2 + number % 20:02d}T09:00:00+07:00",
+            finished_at=f"2026-03-{25 - number % 3:02d}T10:00:00+07:00" if number % 2 else None,
+            updated_at="2026-03-26T09:00:00+07:00",
+        )
+        for number in range(2000)
+    ]
+    tickets = [
+        dict(
+            ticket_id=f"T{number:05d}",
+            unit_code=units[number * 11 % len(units)],
+            status="answered",
+            received_at=f"2026-03-{2 + number % 20:02d}T09:00:00+07:00",
+            answered_at=f"2026-03-{24 - number % 2:02d}T09:00:00+07:00",
+            updated_at="2026-03-26T09:00:00+07:00",
+        )
+        for number in range(2000)
+    ]
+    ingest_batches(store, "order", iter([Batch(DOSSIERS, dossiers)]))
+    ordered = {
+        "kpi_daily": "day",
+        "kpi_monthly": "month",
+        "kpi_processing_days": "(day, processing_days)",
+        "kpi_processing_days_monthly": "(month, processing_days)",
+    }
+    assert store.scalar("SELECT count(DISTINCT unit_code) FROM kpi_daily") > 50
+    for table, other in ordered.items():
+        assert _out_of_unit_order(store, table, other) == 0, f"{table} after a first import"
+
+    ingest_batches(store, "order", iter([Batch(HOTLINE, tickets)]))  # appended after the dossiers' rows
+    assert _out_of_unit_order(store, "kpi_daily", "day") > 0
+    rebuild_aggregates(store)
+    for table, other in {**ordered, "kpi_hotline_facts": "answered_day"}.items():
+        assert _out_of_unit_order(store, table, other) == 0, f"{table} after a rebuild"
