@@ -220,7 +220,7 @@ def guarded_target(
     base: Target,
     prepare: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     log: RowLog | None = None,
-    explain: Callable[[str], str] | None = None,
+    explain: Callable[[RowError], str] | None = None,
 ) -> Target:
     """``base`` whose normaliser first rejects rows the reader flagged, then maps them, and logs the outcome.
 
@@ -231,15 +231,15 @@ def guarded_target(
         try:
             problem = raw.get(ROW_PROBLEM)
             if problem:
-                raise RowError(str(problem))
+                raise RowError(None, str(problem))
             row = prepare(raw) if prepare is not None else raw
             result = base.normalize(row, reference, source, ingested_at)
         except RowError as error:
-            reason = explain(str(error)) if explain is not None else str(error)
+            reason = explain(error) if explain is not None else str(error)
             if log is not None:
                 log.rejected.append((raw.get(ROW_LINE), reason))
             if reason != str(error):
-                raise RowError(reason) from error
+                raise RowError(None, reason) from error
             raise
         if log is not None:
             log.valid += 1
@@ -332,13 +332,12 @@ class SourceMapping:
             out["source"] = self.source
         return out
 
-    def name_source_column(self, reason: str) -> str:
+    def name_source_column(self, error: RowError) -> str:
         """ "status: 'X' is not one of …" from the normaliser becomes "status (Trạng thái): …": the column to look at."""
-        canonical, colon, rest = reason.partition(": ")
-        rule = self.rules.get(canonical)
-        if not colon or rule is None or not rule.columns:
-            return reason
-        return f"{canonical} ({rule.columns[0]}): {rest}"
+        rule = self.rules.get(error.column) if error.column else None
+        if rule is None or not rule.columns:
+            return str(error)
+        return f"{error.column} ({rule.columns[0]}): {error.problem}"
 
     def canonical_value(self, row: Mapping[str, Any], canonical: str, unit_names: Mapping[str, str] | None = None) -> Any:
         """One canonical column of ``row`` (None when the mapping has no rule for it), or RowError."""
@@ -393,8 +392,8 @@ class SourceMapping:
                 first_problem = str(error)
         expected = " or ".join([*formats, "ISO 8601"])
         if first_problem:
-            raise RowError(f"{where}: '{text[:40]}' is not a real date ({first_problem})")
-        raise RowError(f"{where}: '{text[:40]}' is not a date-time (expected {expected})")
+            raise RowError(None, f"{where}: '{text[:40]}' is not a real date ({first_problem})")
+        raise RowError(None, f"{where}: '{text[:40]}' is not a date-time (expected {expected})")
 
     # -- batches -------------------------------------------------------------------------------
 
@@ -454,7 +453,7 @@ def _rounded(value: Any, digits: int, where: str) -> float:
     try:
         return round(float(value), digits)
     except (TypeError, ValueError):
-        raise RowError(f"{where}: '{str(value)[:20]}' is not a number") from None
+        raise RowError(None, f"{where}: '{str(value)[:20]}' is not a number") from None
 
 
 # -- loading -------------------------------------------------------------------------------------

@@ -34,7 +34,16 @@ DUE_HOUR_LOCAL = 17
 
 
 class RowError(ValueError):
-    """A row that cannot be stored, with the reason shown in the rejects table."""
+    """A row that cannot be stored, with the reason shown in the rejects table ("column: what is wrong").
+
+    ``column`` is the canonical column at fault (None when the reason names its own), so a mapping can point
+    to the source column behind it.
+    """
+
+    def __init__(self, column: str | None, problem: str) -> None:
+        super().__init__(f"{column}: {problem}" if column else problem)
+        self.column = column
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -132,11 +141,11 @@ def parse_timestamp(value: Any, column: str) -> datetime | None:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as error:
-            raise RowError(f"{column}: '{text[:40]}' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00)") from error
+            raise RowError(column, f"'{text[:40]}' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00)") from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TZ)
     if not 1990 <= moment.year <= 2100:
-        raise RowError(f"{column}: {moment.date()} is outside the years 1990-2100")
+        raise RowError(column, f"{moment.date()} is outside the years 1990-2100")
     return moment.astimezone(UTC)
 
 
@@ -150,7 +159,7 @@ def parse_bool(value: Any, column: str, default: bool = False) -> bool:
         return True
     if text in {"false", "0", "no", "f", "n"}:
         return False
-    raise RowError(f"{column}: '{text[:20]}' is not true/false/1/0")
+    raise RowError(column, f"'{text[:20]}' is not true/false/1/0")
 
 
 def parse_int(value: Any, column: str, default: int = 0, minimum: int = 0, maximum: int = 2**63 - 1) -> int:
@@ -159,11 +168,11 @@ def parse_int(value: Any, column: str, default: int = 0, minimum: int = 0, maxim
     try:
         number = int(float(str(value).strip()))
     except ValueError as error:
-        raise RowError(f"{column}: '{str(value)[:20]}' is not a whole number") from error
+        raise RowError(column, f"'{str(value)[:20]}' is not a whole number") from error
     if number < minimum:
-        raise RowError(f"{column}: {number} is below {minimum}")
+        raise RowError(column, f"{number} is below {minimum}")
     if number > maximum:
-        raise RowError(f"{column}: {number} is above {maximum:,}")
+        raise RowError(column, f"{number} is above {maximum:,}")
     return number
 
 
@@ -172,28 +181,28 @@ def parse_choice(value: Any, column: str, choices: tuple[str, ...], default: str
         return default
     text = str(value).strip()
     if text.lower() not in choices:
-        raise RowError(f"{column}: '{text[:30]}' is not one of {', '.join(choices)}")
+        raise RowError(column, f"'{text[:30]}' is not one of {', '.join(choices)}")
     return text.lower()
 
 
 def parse_dossier_status(value: Any) -> str:
     if _blank(value):
-        raise RowError("status: missing")
+        raise RowError("status", "missing")
     text = str(value).strip().lower()
     if text in STATUS_BY_NAME:
         return text
     try:
         return STATUS_BY_CODE[int(float(text))].name
     except (ValueError, KeyError):
-        raise RowError(f"status: '{text[:30]}' is neither a status name nor a code 1-10") from None
+        raise RowError("status", f"'{text[:30]}' is neither a status name nor a code 1-10") from None
 
 
 def _required_id(row: Mapping[str, Any], column: str) -> str:
     value = clean_text(row.get(column), MAX_ID_LENGTH + 1)
     if value is None:
-        raise RowError(f"{column}: missing")
+        raise RowError(column, "missing")
     if len(value) > MAX_ID_LENGTH:
-        raise RowError(f"{column}: longer than {MAX_ID_LENGTH} characters")
+        raise RowError(column, f"longer than {MAX_ID_LENGTH} characters")
     return value
 
 
@@ -206,7 +215,7 @@ def _unit(row: Mapping[str, Any], reference: Reference) -> str:
             hint = f"; since 1 July 2025 it is part of {became[0]}: map it there"
         elif became:
             hint = f"; since 1 July 2025 its area is split between {', '.join(became)}: map each row to its new unit"
-        raise RowError(f"unit_code: '{unit_code}' is not a known unit{hint}")
+        raise RowError("unit_code", f"'{unit_code}' is not a known unit{hint}")
     return unit_code
 
 
@@ -215,7 +224,7 @@ def due_from_working_days(received_at: datetime, working_days: int, calendar: Wo
     try:
         due_day = calendar.add_working_days(local_date(received_at), working_days)
     except ValueError as error:
-        raise RowError(f"due_at: cannot be computed from the working-day calendar ({error})") from error
+        raise RowError("due_at", f"cannot be computed from the working-day calendar ({error})") from error
     return local_datetime(due_day, DUE_HOUR_LOCAL)
 
 
@@ -226,31 +235,31 @@ def normalize_dossier(row: Mapping[str, Any], reference: Reference, source: str,
     status = parse_dossier_status(row.get("status"))
     received_at = parse_timestamp(row.get("received_at"), "received_at")
     if received_at is None:
-        raise RowError("received_at: missing")
+        raise RowError("received_at", "missing")
     finished_at = parse_timestamp(row.get("finished_at"), "finished_at")
     returned_at = parse_timestamp(row.get("returned_at"), "returned_at")
     status_info = STATUS_BY_NAME[status]
     if status_info.ended and finished_at is None:
-        raise RowError(f"finished_at: missing for a dossier whose status is {status}")
+        raise RowError("finished_at", f"missing for a dossier whose status is {status}")
     if not status_info.ended and finished_at is not None:
-        raise RowError(f"finished_at: set, but status {status} means processing has not ended")
+        raise RowError("finished_at", f"set, but status {status} means processing has not ended")
     if finished_at is not None and finished_at < received_at:
-        raise RowError("finished_at: before received_at")
+        raise RowError("finished_at", "before received_at")
     if returned_at is not None and returned_at < received_at:
-        raise RowError("returned_at: before received_at")
+        raise RowError("returned_at", "before received_at")
     if returned_at is not None and finished_at is not None and returned_at < finished_at:
-        raise RowError("returned_at: before finished_at (a result is returned after processing ends)")
+        raise RowError("returned_at", "before finished_at (a result is returned after processing ends)")
     procedure_code = clean_text(row.get("procedure_code"), MAX_ID_LENGTH + 1)
     if procedure_code is not None and len(procedure_code) > MAX_ID_LENGTH:
         # Cut, it would be a code no procedure has: refused like an over-long id.
-        raise RowError(f"procedure_code: longer than {MAX_ID_LENGTH} characters")
+        raise RowError("procedure_code", f"longer than {MAX_ID_LENGTH} characters")
     procedure = reference.procedures.get(procedure_code) if procedure_code else None
     sector = clean_text(row.get("sector"), 200) or (procedure[0] if procedure else None)
     due_at = parse_timestamp(row.get("due_at"), "due_at")
     if due_at is None and procedure is not None:
         due_at = due_from_working_days(received_at, procedure[1], reference.calendar)
     if due_at is not None and due_at < received_at and local_date(due_at) < local_date(received_at):
-        raise RowError("due_at: before received_at")
+        raise RowError("due_at", "before received_at")
     updated_at = parse_timestamp(row.get("updated_at"), "updated_at") or ingested_at
     return {
         "dossier_id": dossier_id,
@@ -282,9 +291,9 @@ def _coordinate(value: Any, column: str, limit: float) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise RowError(f"{column}: '{str(value)[:20]}' is not a number") from None
+        raise RowError(column, f"'{str(value)[:20]}' is not a number") from None
     if not -limit <= number <= limit:
-        raise RowError(f"{column}: {number} is out of range")
+        raise RowError(column, f"{number} is out of range")
     return number
 
 
@@ -294,17 +303,17 @@ def normalize_hotline(row: Mapping[str, Any], reference: Reference, source: str,
     unit_code = _unit(row, reference)
     status = parse_choice(row.get("status"), "status", HOTLINE_STATUSES)
     if status is None:
-        raise RowError("status: missing")
+        raise RowError("status", "missing")
     received_at = parse_timestamp(row.get("received_at"), "received_at")
     if received_at is None:
-        raise RowError("received_at: missing")
+        raise RowError("received_at", "missing")
     answered_at = parse_timestamp(row.get("answered_at"), "answered_at")
     if status == "answered" and answered_at is None:
-        raise RowError("answered_at: missing for an answered ticket")
+        raise RowError("answered_at", "missing for an answered ticket")
     if status in ("new", "processing", "forwarded") and answered_at is not None:
-        raise RowError(f"answered_at: set, but the ticket is still {status}")
+        raise RowError("answered_at", f"set, but the ticket is still {status}")
     if answered_at is not None and answered_at < received_at:
-        raise RowError("answered_at: before received_at")
+        raise RowError("answered_at", "before received_at")
     urgency = parse_choice(row.get("urgency"), "urgency", HOTLINE_URGENCIES, default="normal") or "normal"
     due_at = parse_timestamp(row.get("due_at"), "due_at")
     if due_at is None:
