@@ -216,13 +216,16 @@ def _delta_sql(events: tuple[tuple[str, tuple[tuple[str, str], ...]], ...], new:
     return f"SELECT unit_code, day, {sums} FROM ({union}) GROUP BY unit_code, day"
 
 
-def _append(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows_sql: str) -> None:
-    """Append the rows (the table's keys and ``columns``) to a count table; readers sum every row of a key."""
+def _append(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows_sql: str, *, ordered: bool) -> None:
+    """Append the rows (the table's keys and ``columns``) to a count table; readers sum every row of a key.
+
+    ``ordered`` writes them in key order, as a compaction does: only worth it for rows that stay as they are.
+    """
     keys = ", ".join(_COUNT_TABLES[table][0])
     names = ", ".join((keys, *columns))
-    # Rows whose contributions cancel out (a status change moves nothing on the received day) are left out; the
-    # rest go in key order, as rebuild_aggregates writes them, so a first import of a big file is in unit order too.
-    run(conn, f"INSERT INTO {table} ({names}) SELECT {names} FROM ({rows_sql}) WHERE {_nonzero(columns)} ORDER BY {keys}")
+    # Rows whose contributions cancel out (a status change moves nothing on the received day) are left out.
+    order = f" ORDER BY {keys}" if ordered else ""
+    run(conn, f"INSERT INTO {table} ({names}) SELECT {names} FROM ({rows_sql}) WHERE {_nonzero(columns)}{order}")
 
 
 def _nonzero(columns: Sequence[str]) -> str:
@@ -239,19 +242,20 @@ def _apply_delta(
     conn: duckdb.DuckDBPyConnection, columns: Sequence[str], daily_delta_sql: str, histogram_delta_sql: str | None
 ) -> None:
     """Add a (unit, day) delta to kpi_daily and kpi_monthly (and a histogram delta to both histogram tables)."""
+    # A first delta into empty tables is one row per key: in key order it is already what compaction leaves
+    # (a first import of a big file), and a one-unit read skips the row groups of other units.
     first_rows = run(conn, "SELECT count(*) FROM kpi_daily")[0][0] == 0
     run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {daily_delta_sql}")
-    _append(conn, "kpi_daily", columns, "SELECT * FROM kpi_delta")
-    _append(conn, "kpi_monthly", columns, _monthly_sql("kpi_delta", (), columns))
+    _append(conn, "kpi_daily", columns, "SELECT * FROM kpi_delta", ordered=first_rows)
+    _append(conn, "kpi_monthly", columns, _monthly_sql("kpi_delta", (), columns), ordered=first_rows)
     if histogram_delta_sql is not None:
         run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_delta AS {histogram_delta_sql}")
-        _append(conn, "kpi_processing_days", ("dossiers",), "SELECT * FROM kpi_delta")
-        _append(
-            conn, "kpi_processing_days_monthly", ("dossiers",), _monthly_sql("kpi_delta", ("processing_days",), ("dossiers",))
-        )
+        _append(conn, "kpi_processing_days", ("dossiers",), "SELECT * FROM kpi_delta", ordered=first_rows)
+        monthly = _monthly_sql("kpi_delta", ("processing_days",), ("dossiers",))
+        _append(conn, "kpi_processing_days_monthly", ("dossiers",), monthly, ordered=first_rows)
     run(conn, "DROP TABLE kpi_delta")
     if first_rows:
-        _record_compacted(conn)  # one delta, one row per key: nothing to compact (a first import of a big file)
+        _record_compacted(conn)
 
 
 def _histogram_delta_sql(new: str, old: str | None) -> str:
@@ -318,7 +322,7 @@ def refresh_aggregates(conn: duckdb.DuckDBPyConnection, target: str, keys_sql: s
         )
         _apply_delta(conn, HOTLINE_DAILY_COLUMNS, _delta_sql(_HOTLINE_EVENTS, "kpi_new", "kpi_old"), None)
         run(conn, "DELETE FROM kpi_hotline_facts WHERE ticket_id IN (SELECT key FROM kpi_keys)")
-        run(conn, "INSERT INTO kpi_hotline_facts SELECT * FROM kpi_new ORDER BY unit_code, answered_day")
+        run(conn, "INSERT INTO kpi_hotline_facts SELECT * FROM kpi_new")
     else:
         raise ValueError(f"unknown target {target!r}")
     for table in ("kpi_keys", "kpi_old", "kpi_new"):
