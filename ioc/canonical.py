@@ -45,6 +45,9 @@ class RowError(ValueError):
         self.column = column
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type[RowError], tuple[str | None, str]]:
+        return RowError, (self.column, self.problem)  # copy and pickle rebuild it from both parts
+
 
 @dataclass(frozen=True)
 class Reference:

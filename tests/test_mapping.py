@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,6 +146,22 @@ def test_dates_in_another_zone_and_format_are_converted_and_bad_ones_say_why() -
         mapping.to_canonical({"id": "1", "at": "02/30/2025 10:00:00 AM", "s": "new", "u": "20194"})
     with pytest.raises(RowError, match=r"received_at \(at\): 'yesterday' is not a date-time \(expected %m/%d/%Y"):
         mapping.to_canonical({"id": "1", "at": "yesterday", "s": "new", "u": "20194"})
+
+
+def test_a_reject_names_the_source_column_behind_the_canonical_one() -> None:
+    mapping = parse_mapping(
+        {
+            "target": "hotline",
+            "columns": {"ticket_id": "Mã", "received_at": "Ngày nhận", "status": "Trạng thái", "unit_code": "Đơn vị"},
+        }
+    )
+    error = RowError("status", "'đã xong' is not one of new, processing, answered, rejected")
+    named = "status (Trạng thái): 'đã xong' is not one of new, processing, answered, rejected"
+    assert mapping.name_source_column(error) == named
+    assert mapping.name_source_column(copy.copy(error)) == named  # a copied error keeps its column
+    # A reason that already names its column, or a column the mapping does not fill, is left as it is.
+    assert mapping.name_source_column(RowError(None, "received_at (Ngày nhận): missing")) == "received_at (Ngày nhận): missing"
+    assert mapping.name_source_column(RowError("due_at", "before received_at")) == "due_at: before received_at"
 
 
 def test_unit_names_match_whatever_the_unicode_form_and_case(store: Database, tmp_path: Path) -> None:
