@@ -382,10 +382,93 @@
     },
   };
 
+  // The alert strip names whole units: the last names that would be cut are hidden and counted in "+ N khác".
+  // Only the browser knows the strip's width, so this runs after each render, font load and resize.
+  function groupThousands(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, isEnglish() ? "," : ".");
+  }
+  function showMore(item) {
+    var more = item.querySelector(".alert-more");
+    if (!more) return;
+    var count = parseInt(more.getAttribute("data-omitted") || "0", 10) + item.querySelectorAll(".alert-name[hidden]").length;
+    var text = (more.getAttribute("data-template") || "").replace("{n}", groupThousands(count));
+    more.hidden = count === 0;
+    if (more.textContent !== text) more.textContent = text;
+  }
+  function fitAlerts(strip) {
+    if (!strip.clientWidth) return;  // not on screen (a slide not shown)
+    var items = strip.querySelectorAll(".alert-item");
+    var names = strip.querySelectorAll(".alert-name");
+    for (var n = 0; n < names.length; n++) names[n].hidden = false;
+    for (var i = 0; i < items.length; i++) showMore(items[i]);
+    // One name at a time, measured again after each: the items share the strip, so one giving way helps the other.
+    for (var guard = 0; guard < names.length; guard++) {
+      var hid = false;
+      for (var j = items.length - 1; j >= 0 && !hid; j--) {
+        if (items[j].scrollWidth <= items[j].clientWidth + 1) continue;
+        var shown = items[j].querySelectorAll(".alert-name:not([hidden])");
+        if (shown.length <= 1) continue;  // the first name stays, cut if it must be
+        shown[shown.length - 1].hidden = true;
+        showMore(items[j]);
+        hid = true;
+      }
+      if (!hid) break;
+    }
+    // Both items shrank to share the strip, so hiding went further than needed: give names back, first item first.
+    for (var k = 0; k < items.length; k++) {
+      var back = items[k].querySelector(".alert-name[hidden]");
+      while (back) {
+        back.hidden = false;
+        showMore(items[k]);
+        if (anyOverflows(items)) {
+          back.hidden = true;
+          showMore(items[k]);
+          break;
+        }
+        back = items[k].querySelector(".alert-name[hidden]");
+      }
+    }
+  }
+  function anyOverflows(items) {
+    for (var i = 0; i < items.length; i++) if (items[i].scrollWidth > items[i].clientWidth + 1) return true;
+    return false;
+  }
+  var alertObserver = null;
+  var fitQueued = false;
+  function fitAllAlerts() {
+    fitQueued = false;
+    var strips = document.querySelectorAll(".alert-units");
+    for (var i = 0; i < strips.length; i++) fitAlerts(strips[i]);
+    if (alertObserver) alertObserver.takeRecords();  // the fit's own changes are no reason to fit again
+  }
+  function queueFit() {
+    if (fitQueued) return;
+    fitQueued = true;
+    requestAnimationFrame(fitAllAlerts);
+  }
+  function touchesAlerts(records) {
+    for (var i = 0; i < records.length; i++) {
+      var node = records[i].target.nodeType === 1 ? records[i].target : records[i].target.parentNode;
+      if (node && node.closest && (node.closest(".alert-units") || node.querySelector(".alert-units"))) return true;
+    }
+    return false;
+  }
+  function watchAlerts() {
+    if (typeof MutationObserver === "function") {
+      alertObserver = new MutationObserver(function (records) { if (touchesAlerts(records)) queueFit(); });
+      alertObserver.observe(document.body, { childList: true, subtree: true, characterData: true });
+    }
+    window.addEventListener("resize", queueFit);
+    if (document.fonts && document.fonts.ready) document.fonts.ready.then(queueFit);
+    if (document.fonts && document.fonts.addEventListener) document.fonts.addEventListener("loadingdone", queueFit);
+    queueFit();
+  }
+
   function start() {
     markKiosk();
     tickClock();
     setInterval(tickClock, 250);  // a new slide's clock shows within a quarter second
+    watchAlerts();
     setTimeout(check, POLL_MS);
     loadStoredSlides();
     // The offline copy waits until the page has loaded: the first render keeps the network and the CPU to itself.

@@ -155,6 +155,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.alert_sources_more": ("+ {n} nguồn", "+ {n} more"),
     "wall.alert_unit": ("{n} đơn vị", "{n} unit"),
     "wall.alert_units": ("{n} đơn vị", "{n} units"),
+    "wall.alert_more": (" · + {n} khác", " · + {n} more"),
     "wall.alert_none": ("Không có cảnh báo.", "No alerts."),
     "wall.dossiers_title": ("Hồ sơ quá hạn và sắp đến hạn", "Overdue and at-risk dossiers"),
     "wall.dossier_code": ("Mã hồ sơ", "Dossier"),

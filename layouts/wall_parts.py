@@ -490,22 +490,31 @@ def _shorten(text: str, limit: int) -> str:
 def unit_alerts(alerts: dict[str, list[dict[str, Any]]], lang: str, shown: int = 6, count_units: bool = True) -> list[Any]:
     """Units with dossiers overdue now (most first) and units with an at-risk spike, named after their count.
 
-    The number of units comes first ("Quá hạn lúc này · 12 đơn vị: An Khê (26) · …"): on a crowded day the
-    strip cuts the end of the line, and then it loses names, never how many units there are. A one-unit wall
-    (``count_units`` False) names only itself, so it says no count.
+    The number of units comes first ("Quá hạn lúc này · 12 đơn vị: An Khê (26) · …"), then as many whole names
+    as fit: assets/wall.js hides the last names that would be cut and counts them in "+ N khác" (it knows the
+    strip's width; the server does not). A one-unit wall (``count_units`` False) names only itself, so it says
+    no count.
     """
     parts: list[Any] = []
     for key, label_key in (("overdue", "wall.alert_overdue"), ("at_risk_spike", "wall.alert_at_risk")):
         items = alerts.get(key, [])
         if not items:
             continue
-        names = [f"{item['name']} ({format_number(item['count'], lang)})" for item in items[:shown]]
-        text = " · ".join(names) + (" · …" if len(items) > shown else "")
+        # Each name after the first carries its separator, so hiding a name hides its " · " too.
+        names = [
+            html.Span(f"{' · ' if number else ''}{item['name']} ({format_number(item['count'], lang)})", className="alert-name")
+            for number, item in enumerate(items[:shown])
+        ]
+        omitted = len(items) - len(names)
+        counted: dict[str, Any] = {"data-omitted": str(omitted), "data-template": t("wall.alert_more", lang, n="{n}")}
+        more = html.Span(
+            t("wall.alert_more", lang, n=format_number(omitted, lang)), className="alert-more", hidden=not omitted, **counted
+        )
         units = t("wall.alert_unit" if len(items) == 1 else "wall.alert_units", lang, n=format_number(len(items), lang))
         label = f"{t(label_key, lang)} · {units}: " if count_units else f"{t(label_key, lang)}: "
         parts.append(
             html.Span(
-                [html.Span(["✕ " if key == "overdue" else "▲ ", label], className="alert-label"), text],
+                [html.Span(["✕ " if key == "overdue" else "▲ ", label], className="alert-label"), *names, more],
                 className=f"alert-item alert-{key}",
             )
         )

@@ -329,6 +329,41 @@ def _assert_fits(driver) -> None:  # type: ignore[no-untyped-def]
     assert cut == [], f"cut at {sizes[2]}x{sizes[3]}: {cut}"
 
 
+_ALERT_ITEMS_JS = """
+return Array.from(document.querySelectorAll('#' + arguments[0] + ' .alert-item')).filter(function (item) {
+  return item.querySelector('.alert-name');
+}).map(function (item) {
+  var box = item.getBoundingClientRect();
+  var shown = Array.from(item.querySelectorAll('.alert-name')).filter(function (name) { return !name.hidden; });
+  var more = item.querySelector('.alert-more');
+  return {
+    label: item.querySelector('.alert-label').textContent,
+    overflow: item.scrollWidth - item.clientWidth,
+    shown: shown.length,
+    cut: shown.filter(function (name) { var r = name.getBoundingClientRect(); return r.right > box.right + 0.5; }).length,
+    more: more && !more.hidden ? more.textContent : ''
+  };
+});
+"""
+
+
+def _assert_alerts_name_whole_units(driver, strip_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Every unit named in the alert strip is whole; the units left out are counted in "+ N khác"."""
+    deadline = time.monotonic() + 5
+    while True:
+        items = driver.execute_script(_ALERT_ITEMS_JS, strip_id)
+        problems = []
+        for item in items:
+            total = int(re.sub(r"\D", "", re.search(r"· ([\d.,]+) (?:đơn vị|units?):", item["label"]).group(1)))
+            left_out = int(re.sub(r"\D", "", item["more"]) or 0)
+            if item["overflow"] > 1 or item["cut"] or item["shown"] + left_out != total:
+                problems.append(item)
+        if not problems or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert items and not problems, problems
+
+
 def _map_units(driver, box_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """(units painted with their status colour, unit outlines drawn) in the map's SVG."""
     return tuple(  # type: ignore[return-value]
@@ -393,6 +428,7 @@ def test_city_wall_fits_1080p_and_4k_and_shows_a_new_overdue_dossier(dash_duo, a
         assert not dash_duo.find_element("#app-nav").is_displayed()
         time.sleep(0.5)  # fonts and the map settle before the picture
         _assert_fits(dash_duo.driver)
+        _assert_alerts_name_whole_units(dash_duo.driver, "wall-city-alerts")
         _screenshot(dash_duo.driver, f"wall-city-{width}x{height}.png")
         assert dash_duo.get_logs() == []
 
@@ -405,6 +441,7 @@ def test_city_wall_fits_1080p_and_4k_and_shows_a_new_overdue_dossier(dash_duo, a
     # The map was repainted in place, not redrawn: same SVG element, all units still coloured.
     assert dash_duo.driver.execute_script("return document.querySelector('#wall-city-map > svg').__kept") == 1
     assert _map_units(dash_duo.driver, "wall-city-map") == (94, 94)
+    _assert_alerts_name_whole_units(dash_duo.driver, "wall-city-alerts")  # fitted again after the refresh
     assert dash_duo.get_logs() == []
 
 
