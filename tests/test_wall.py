@@ -354,7 +354,9 @@ def _assert_alerts_name_whole_units(driver, strip_id: str) -> None:  # type: ign
         items = driver.execute_script(_ALERT_ITEMS_JS, strip_id)
         problems = []
         for item in items:
-            total = int(re.sub(r"\D", "", re.search(r"· ([\d.,]+) (?:đơn vị|units?):", item["label"]).group(1)))
+            counted = re.search(r"· ([\d.,]+) (?:đơn vị|units?):", item["label"])
+            assert counted, item["label"]
+            total = int(re.sub(r"\D", "", counted.group(1)))
             left_out = int(re.sub(r"\D", "", item["more"]) or 0)
             if item["overflow"] > 1 or item["cut"] or item["shown"] + left_out != total:
                 problems.append(item)
