@@ -405,7 +405,7 @@
     for (var guard = 0; guard < names.length; guard++) {
       var hid = false;
       for (var j = items.length - 1; j >= 0 && !hid; j--) {
-        if (items[j].scrollWidth <= items[j].clientWidth + 1) continue;
+        if (!overflows(items[j])) continue;
         var shown = items[j].querySelectorAll(".alert-name:not([hidden])");
         if (shown.length <= 1) continue;  // the first name stays, cut if it must be
         shown[shown.length - 1].hidden = true;
@@ -429,8 +429,11 @@
       }
     }
   }
+  function overflows(item) {
+    return item.scrollWidth > item.clientWidth + 1;
+  }
   function anyOverflows(items) {
-    for (var i = 0; i < items.length; i++) if (items[i].scrollWidth > items[i].clientWidth + 1) return true;
+    for (var i = 0; i < items.length; i++) if (overflows(items[i])) return true;
     return false;
   }
   var alertObserver = null;

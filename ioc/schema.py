@@ -127,13 +127,10 @@ _AGGREGATE_SQL = """
 # Migration 5: the same count tables without primary keys. An ingest appends its delta rows (readers sum per
 # key anyway) instead of updating rows in place, which DuckDB made cost 0.2-0.4 s per commit; kpis.aggregates
 # compacts them now and then. Frozen with migration 5.
+_UNKEYED_DAILY_COUNTS = "".join(f", {column} BIGINT NOT NULL DEFAULT 0" for column in _AGGREGATE_COUNT_COLUMNS)
 _UNKEYED_COUNT_TABLES: tuple[tuple[str, str, str], ...] = (
-    ("kpi_daily", "day DATE NOT NULL", "".join(f", {column} BIGINT NOT NULL DEFAULT 0" for column in _AGGREGATE_COUNT_COLUMNS)),
-    (
-        "kpi_monthly",
-        "month DATE NOT NULL",
-        "".join(f", {column} BIGINT NOT NULL DEFAULT 0" for column in _AGGREGATE_COUNT_COLUMNS),
-    ),
+    ("kpi_daily", "day DATE NOT NULL", _UNKEYED_DAILY_COUNTS),
+    ("kpi_monthly", "month DATE NOT NULL", _UNKEYED_DAILY_COUNTS),
     ("kpi_processing_days", "day DATE NOT NULL", ", processing_days INTEGER NOT NULL, dossiers BIGINT NOT NULL"),
     ("kpi_processing_days_monthly", "month DATE NOT NULL", ", processing_days INTEGER NOT NULL, dossiers BIGINT NOT NULL"),
 )

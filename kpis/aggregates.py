@@ -222,6 +222,7 @@ def _append(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
     ``ordered`` writes them in key order, as a compaction does: only worth it for rows that stay as they are.
     """
     keys = ", ".join(_COUNT_TABLES[table][0])
+    # By name: the tables keep migration 3's column order, which need not be DAILY_COLUMNS'.
     names = ", ".join((keys, *columns))
     # Rows whose contributions cancel out (a status change moves nothing on the received day) are left out.
     order = f" ORDER BY {keys}" if ordered else ""
@@ -344,35 +345,21 @@ def rebuild_aggregates(db: Database) -> None:
         hotline_facts = _HOTLINE_FACTS_SQL.format(key_filter="")
         run(conn, f"INSERT INTO kpi_hotline_facts SELECT * FROM ({hotline_facts}) ORDER BY unit_code, answered_day", params)
         # Dossier and hotline days are summed together so each (unit, day) is inserted once.
-        columns = ", ".join(DAILY_COLUMNS)
         sums = ", ".join(f"sum({column}) AS {column}" for column in DAILY_COLUMNS)
         dossier = _contributions_sql(_DOSSIER_EVENTS, "kpi_dossier_facts", 1)
         hotline = _contributions_sql(_HOTLINE_EVENTS, "kpi_hotline_facts", 1)
         dossier_zeros = ", ".join(f"0 AS {column}" for column in HOTLINE_DAILY_COLUMNS)
         hotline_zeros = ", ".join(f"0 AS {column}" for column in DOSSIER_DAILY_COLUMNS)
-        run(
-            conn,
-            f"""INSERT INTO kpi_daily (unit_code, day, {columns})
-            SELECT unit_code, day, {sums} FROM (
+        rows = f"""SELECT unit_code, day, {sums} FROM (
                 SELECT *, {dossier_zeros} FROM ({dossier})
                 UNION ALL BY NAME
                 SELECT *, {hotline_zeros} FROM ({hotline})
-            ) GROUP BY unit_code, day ORDER BY unit_code, day""",
-        )
-        histogram = _histogram_delta_sql("kpi_dossier_facts", None)
-        run(
-            conn,
-            "INSERT INTO kpi_processing_days (unit_code, day, processing_days, dossiers) "
-            f"SELECT * FROM ({histogram}) ORDER BY unit_code, day, processing_days",
-        )
-        monthly = _monthly_sql("kpi_daily", (), DAILY_COLUMNS)
-        run(conn, f"INSERT INTO kpi_monthly (unit_code, month, {columns}) SELECT * FROM ({monthly}) ORDER BY unit_code, month")
+            ) GROUP BY unit_code, day"""
+        _append(conn, "kpi_daily", DAILY_COLUMNS, rows, ordered=True)
+        _append(conn, "kpi_processing_days", ("dossiers",), _histogram_delta_sql("kpi_dossier_facts", None), ordered=True)
+        _append(conn, "kpi_monthly", DAILY_COLUMNS, _monthly_sql("kpi_daily", (), DAILY_COLUMNS), ordered=True)
         monthly = _monthly_sql("kpi_processing_days", ("processing_days",), ("dossiers",))
-        run(
-            conn,
-            "INSERT INTO kpi_processing_days_monthly (unit_code, month, processing_days, dossiers) "
-            f"SELECT * FROM ({monthly}) ORDER BY unit_code, month, processing_days",
-        )
+        _append(conn, "kpi_processing_days_monthly", ("dossiers",), monthly, ordered=True)
         _set_meta(conn, "kpi_aggregates", READY)
         _record_compacted(conn)
 
@@ -407,11 +394,10 @@ def compacted_sql(table: str) -> str:
 
 def compact_aggregates(conn: duckdb.DuckDBPyConnection) -> None:
     """One row per key in each count table again (in the caller's transaction); the sums do not change."""
-    for table, (keys, columns) in _COUNT_TABLES.items():
+    for table, (_, columns) in _COUNT_TABLES.items():
         run(conn, f"CREATE OR REPLACE TEMP TABLE kpi_compacted AS {compacted_sql(table)}")
         run(conn, f"DELETE FROM {table}")
-        # By name: the tables keep migration 3's column order, which need not be DAILY_COLUMNS'.
-        run(conn, f"INSERT INTO {table} ({', '.join((*keys, *columns))}) SELECT * FROM kpi_compacted")
+        _append(conn, table, columns, "SELECT * FROM kpi_compacted", ordered=False)  # compacted_sql's order already
         run(conn, "DROP TABLE kpi_compacted")
     _record_compacted(conn)
 
