@@ -206,8 +206,11 @@ def resolve_secrets(name: str, options: Mapping[str, Any], environ: Mapping[str,
 
 
 def _simulator(db: Database, config: SourceConfig) -> Connector:
-    from connectors.simulator import Simulator
+    from connectors.simulator import Simulator, other_sources_problem
 
+    problem = other_sources_problem(db)
+    if problem is not None:
+        raise config.problem(problem)
     # Always known as "simulator" (its rows' source, its cursor): the scheduler keeps one, and runs it first.
     return Simulator.from_store(
         db,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import logging
 import math
@@ -151,10 +150,14 @@ def _write_kpi_rows(rows: list[dict[str, Any]], output_format: str, many: bool) 
         json.dump(clean if many else clean[0], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(clean[0]))
-    writer.writeheader()
-    for row in clean:
-        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    from ioc import export
+
+    # As every export: UTF-8 with a BOM for Excel, and text a spreadsheet would run as a formula neutralised
+    # (a sector or procedure name comes from a source).
+    header = list(clean[0])
+    sys.stdout.flush()
+    export.write_csv(sys.stdout.buffer, header, ([row[key] for key in header] for row in clean))
+    sys.stdout.buffer.flush()
 
 
 def run_kpi(db: Database, args: argparse.Namespace) -> int:

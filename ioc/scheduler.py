@@ -94,8 +94,8 @@ def plan_connectors(db: Database, config: Config) -> ConnectorPlan:
     """
     path = Path(str(config.sources_file))
     if not path.exists() and path == DEFAULT_SOURCES_FILE:
-        plan = ConnectorPlan(connectors=default_connectors(db, config))
-        plan.intervals = {connector.name: connector.interval_seconds for connector in plan.connectors}
+        plan = ConnectorPlan()
+        _add_default_simulator(db, config, plan)
         return plan
     plan = ConnectorPlan(sources_file=path)
     nothing_runs = (
@@ -117,6 +117,12 @@ def plan_connectors(db: Database, config: Config) -> ConnectorPlan:
         _not_started(db, plan, name, f"{path}: {problem}", sources_file.intervals[name])
     for source in sources_file.sources.values():
         _add_source(db, config, plan, source)
+    others = [connector.name for connector in plan.connectors if connector.name != SIMULATOR]
+    if others and len(others) < len(plan.connectors):  # the simulator is among them
+        plan.notes.append(
+            f"CẢNH BÁO / WARNING: the simulator runs beside {', '.join(others)}: its made-up rows count in the same "
+            "figures. Delete its table when going live."
+        )
     return plan
 
 
@@ -174,22 +180,27 @@ def _quiet(logger: logging.Logger) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def default_connectors(db: Database, config: Config) -> list[Connector]:
-    """The connectors of the embedded defaults (no sources file): the built-in simulator when it is enabled."""
-    connectors: list[Connector] = []
-    if config.simulator_enabled:
-        from connectors.simulator import Simulator
-        from ioc.timeutil import now_utc
+def _add_default_simulator(db: Database, config: Config, plan: ConnectorPlan) -> None:
+    """The embedded default (no sources file): the built-in simulator, when it is enabled and the store is its own."""
+    if not config.simulator_enabled:
+        return
+    from connectors.simulator import Simulator, other_sources_problem
+    from ioc.timeutil import now_utc
 
-        simulator = Simulator.from_store(
-            db,
-            seed=config.simulator_seed,
-            backfill_days=config.simulator_backfill_days,
-            now=now_utc,
-            interval_seconds=config.simulator_interval_seconds,
-        )
-        connectors.append(simulator)
-    return connectors
+    problem = other_sources_problem(db)
+    if problem is not None:
+        # Not an error of any source: the pages show the stored data, and this says why nothing new arrives.
+        plan.notes.append(f"Bộ mô phỏng không chạy / The simulator is {problem}")
+        return
+    simulator = Simulator.from_store(
+        db,
+        seed=config.simulator_seed,
+        backfill_days=config.simulator_backfill_days,
+        now=now_utc,
+        interval_seconds=config.simulator_interval_seconds,
+    )
+    plan.connectors.append(simulator)
+    plan.intervals[simulator.name] = simulator.interval_seconds
 
 
 def run_once(db: Database, connector: Connector) -> bool:

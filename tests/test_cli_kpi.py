@@ -63,7 +63,8 @@ def test_one_unit_and_every_unit(store_path: Path) -> None:
         "--db", str(store_path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--unit", "all", "--format", "csv"
     )
     assert proc.returncode == 0, proc.stderr
-    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert proc.stdout.startswith("\ufeff")  # UTF-8 with a BOM, as every export: Excel then shows Vietnamese
+    rows = list(csv.DictReader(io.StringIO(proc.stdout.removeprefix("\ufeff"))))
     assert len(rows) == 94
     by_code = {row["unit_code"]: row for row in rows}
     assert by_code["20194"]["resolved"] == "2" and by_code["20194"]["on_time_rate"] == "0.5"
@@ -111,3 +112,21 @@ def test_a_named_period_or_from_and_to_but_not_both(store_path: Path) -> None:
     assert both.returncode == 2 and "not both" in both.stderr
     neither = run_cli("--db", str(store_path), "kpi")
     assert neither.returncode == 2 and "--period" in neither.stderr
+
+
+def test_csv_text_a_spreadsheet_would_run_is_neutralised(tmp_path: Path) -> None:
+    # A sector name comes from a source: a formula in it must reach the analyst's spreadsheet as text.
+    formula = '=HYPERLINK("http://evil.example","x")'
+    source = tmp_path / "dossiers.csv"
+    source.write_text(
+        "dossier_id,unit_code,channel,received_at,status,sector\n"
+        f'F1,20194,online,2025-11-03T08:00:00,accepted,"{formula.replace(chr(34), chr(34) * 2)}"\n'
+        "F2,20194,online,2025-11-03T09:00:00,accepted,Hộ tịch\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "store.duckdb"
+    assert "2 upserted" in run_cli("--db", str(path), "import", "dossiers", str(source)).stdout
+    proc = run_cli("--db", str(path), "kpi", "--from", "2025-11-03", "--to", "2025-11-08", "--by", "sector", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout.removeprefix("\ufeff"))))
+    assert sorted(row["key"] for row in rows) == sorted(["'" + formula, "Hộ tịch"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import ioc.scheduler
 from connectors.base import Batch, SourceError
 from connectors.files import FileDropConnector
 from connectors.simulator import Simulator
+from connectors.sources import SourceConfigError, build_connector, load_sources
 from ioc.config import Config
 from ioc.db import Database
 from ioc.health import connector_health, source_status
@@ -226,6 +228,57 @@ def test_one_simulator_only_and_the_setting_still_switches_it_off(store: Databas
     off = plan_connectors(store, Config.load(sources_file=str(path), simulator_enabled=False))
     assert off.connectors == [] and off.problems == []
     assert any("IOC_SIMULATOR_ENABLED is false" in note for note in off.notes)
+
+
+def store_real_tickets(store: Database, tmp_path: Path, *tickets: str) -> str:
+    """Run a file-drop source once over a dropped export: real rows in the store; returns their source name."""
+    plan = plan_connectors(store, Config.load(sources_file=str(sources_file(tmp_path, drop_source(tmp_path)))))
+    drop_csv(tmp_path, *tickets)
+    [offices] = plan.connectors
+    assert run_once(store, offices)
+    [(source, count)] = store.execute("SELECT source, count(*) FROM hotline_tickets GROUP BY source")
+    assert count == len(tickets)
+    return str(source)
+
+
+def test_the_default_simulator_stays_off_on_a_store_holding_real_rows(
+    store: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = store_real_tickets(store, tmp_path, "PA-REAL-1", "PA-REAL-2")
+    missing_default = tmp_path / "config" / "sources.toml"
+    monkeypatch.setattr(ioc.scheduler, "DEFAULT_SOURCES_FILE", missing_default)
+    plan = plan_connectors(store, Config.load(sources_file=str(missing_default)))
+    # The pages show the imported rows; nothing made up joins them, and the console says why.
+    assert (plan.connectors, plan.intervals, plan.problems) == ([], {}, [])
+    out, err = printed(plan)
+    assert f"The simulator is not started: the store holds rows of other sources ({source}: 2 hotline tickets)" in out
+    assert "IOC_SIMULATOR_ENABLED=false" in out and err == ""
+    assert store.scalar("SELECT count(*) FROM dossiers") == 0
+
+
+def test_a_simulator_table_is_refused_on_a_store_holding_real_rows(store: Database, tmp_path: Path) -> None:
+    source = store_real_tickets(store, tmp_path, "PA-REAL-3")
+    path = sources_file(tmp_path, '[sources.simulator]\nkind = "simulator"\nbackfill_days = 1\n\n' + drop_source(tmp_path))
+    plan = plan_connectors(store, Config.load(sources_file=str(path)))
+    assert [connector.name for connector in plan.connectors] == ["offices"]
+    [problem] = plan.problems
+    assert f"source 'simulator' (kind simulator): not started: the store holds rows of other sources ({source}: 1" in problem
+    # Shown as the source's error wherever sources are shown, until the table goes.
+    assert "made-up dossiers" in health_of(store, "simulator")["last_error"]
+    # Run by hand (python -m ioc ingest --source simulator builds it the same way): the same answer, nothing written.
+    with pytest.raises(
+        SourceConfigError, match=re.escape("source 'simulator' (kind simulator): not started: the store holds rows")
+    ):
+        build_connector(store, load_sources(path)["simulator"])
+    assert store.scalar("SELECT count(*) FROM dossiers") == 0
+
+
+def test_a_simulator_beside_real_sources_is_a_warning_at_start(store: Database, tmp_path: Path) -> None:
+    path = sources_file(tmp_path, '[sources.simulator]\nkind = "simulator"\nbackfill_days = 1\n\n' + drop_source(tmp_path))
+    out, _ = printed(plan_connectors(store, Config.load(sources_file=str(path))))
+    assert "WARNING: the simulator runs beside offices: its made-up rows count in the same figures" in out
+    alone = sources_file(tmp_path, '[sources.simulator]\nkind = "simulator"\nbackfill_days = 1\n')
+    assert "WARNING" not in printed(plan_connectors(store, Config.load(sources_file=str(alone))))[0]
 
 
 # -- running ----------------------------------------------------------------------------------------------
