@@ -144,7 +144,11 @@ def parse_timestamp(value: Any, column: str) -> datetime | None:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as error:
-            raise RowError(column, f"'{text[:40]}' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00)") from error
+            raise RowError(
+                column,
+                f"'{text[:40]}' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00; "
+                "other layouts such as 02/07/2025 need a mapping's date_formats)",
+            ) from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TZ)
     if not 1990 <= moment.year <= 2100:

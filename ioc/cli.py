@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "import",
         usage="python -m ioc import {dossiers,hotline} FILE | python -m ioc import --mapping MAPPING FILE",
         help="import a CSV/XLSX with canonical column names, or any CSV/XLSX through a mapping file",
-        description="Import a CSV or XLSX whose header uses the canonical column names (DESIGN.md §3), or, with "
+        description="Import a CSV or XLSX whose header uses the canonical column names (docs/canonical-columns.md), or, with "
         "--mapping, any CSV/XLSX through a mapping file (mappings/README.md). "
         "Bad rows go to the rejects table with a reason; the rest lands.",
     )

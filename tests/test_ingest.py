@@ -43,7 +43,8 @@ def test_new_rows_land_and_bad_rows_are_rejected_with_a_reason(store: Database) 
     assert reasons == sorted(
         [
             "unit_code: '99999' is not a known unit",
-            "received_at: 'not a date' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00)",
+            "received_at: 'not a date' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00; "
+            "other layouts such as 02/07/2025 need a mapping's date_formats)",
             "finished_at: missing for a dossier whose status is resolved",
             "status: '11' is neither a status name nor a code 1-10",
             "finished_at: before received_at",
