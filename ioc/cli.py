@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from connectors.mapping import ROW_LINE
 from ioc.config import Config
 from ioc.db import Database, StoreLockedError
 
@@ -263,7 +264,7 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
     if result.rejects:
         print("rejected rows (first 5; all are in the rejects table):")
         for raw, reason in result.rejects[:5]:
-            print(f"  {reason}: {raw[:120]}")
+            print(_reject_line(raw, reason))
     if result.rows_read and result.rows_rejected == result.rows_read:
         # Nothing landed: most often the wrong mapping or a changed export format. Still exit 0: DESIGN §6 keeps
         # non-zero for a file that cannot be read, and every rejected row is kept with its reason.
@@ -395,6 +396,29 @@ def _store_problem(path: Path, error: duckdb.IOException) -> str:
     return f"cannot open the store {path}: {str(error).removeprefix('IO Error: ')}"
 
 
+def _missing_import_file(args: argparse.Namespace) -> Path | None:
+    """The file ``import`` was given when it does not exist (checked before a store is opened or created)."""
+    if args.command != "import":
+        return None
+    given = args.target if args.mapping is not None else args.file
+    if given is None or (args.mapping is None and args.target not in ("dossiers", "hotline")):
+        return None  # run_import explains what to give
+    path = Path(given)
+    return None if path.exists() else path
+
+
+def _reject_line(raw: str, reason: str) -> str:
+    """A reject as the console shows it: the file's line (and the row's key) first, so the row is easy to find."""
+    try:
+        row = json.loads(raw)
+    except ValueError:
+        row = None  # a raw row cut at its size limit
+    if isinstance(row, dict) and row.get(ROW_LINE):
+        key = row.get("dossier_id") or row.get("ticket_id")
+        return f"  line {row[ROW_LINE]}{f' ({key})' if key else ''}: {reason}"
+    return f"  {reason}: {raw[:120]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "bench":  # the bench store is its own file, never the embedded one
@@ -404,6 +428,18 @@ def main(argv: list[str] | None = None) -> int:
     db_path = args.db or Path(Config.load().db_path)
     from ioc.store import open_store, tidy_between_runs
 
+    new_store = not db_path.exists()
+    if new_store and args.command in ("kpi", "report"):
+        # A mistyped --db or a forgotten IOC_DB_PATH would otherwise answer with the zeros of a new, empty store.
+        print(
+            f"error: there is no store at {db_path} (check --db or IOC_DB_PATH; an import or the app creates one)",
+            file=sys.stderr,
+        )
+        return 1
+    missing = _missing_import_file(args)
+    if missing is not None:
+        print(f"error: cannot read {missing}: no such file", file=sys.stderr)
+        return 1
     try:
         db = open_store(db_path)
     except StoreLockedError as error:
@@ -420,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("import", "ingest"):
             status = run_import(db, args) if args.command == "import" else run_ingest(db, args)
             tidy_between_runs(db)
+            if new_store and status == 0:
+                # After the outcome: a failure stays one line. A mistyped --db is seen before the rows are looked for.
+                print(f"note: a new store was created at {db_path}", file=sys.stderr)
             return status
     finally:
         db.close()

@@ -31,7 +31,12 @@ def test_import_dossiers_counts_rows_and_rejects_bad_ones(tmp_path: Path) -> Non
     proc = run_cli("--db", str(db_path), "import", "dossiers", str(csv_path))
     assert proc.returncode == 0, proc.stderr
     assert "4 rows read, 2 upserted, 2 rejected" in proc.stdout
-    assert "channel: 'fax' is not one of online, in_person, postal" in proc.stdout
+    # Each reject with the line to correct and the row's key first (line 1 is the header).
+    assert "  line 5 (H4): channel: 'fax' is not one of online, in_person, postal\n" in proc.stdout
+    assert "  line 4 (H3): unit_code: '12345' is not a known unit\n" in proc.stdout
+    assert f"note: a new store was created at {db_path}" in proc.stderr
+    again = run_cli("--db", str(db_path), "import", "dossiers", str(csv_path))
+    assert "0 upserted" in again.stdout and "new store" not in again.stderr
     with duckdb.connect(str(db_path), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM units").fetchall() == [(94,)]
         assert conn.execute("SELECT dossier_id, status FROM dossiers ORDER BY 1").fetchall() == [
@@ -44,7 +49,8 @@ def test_import_dossiers_counts_rows_and_rejects_bad_ones(tmp_path: Path) -> Non
 def test_a_file_that_cannot_be_read_exits_non_zero_with_a_message(tmp_path: Path) -> None:
     missing = run_cli("--db", str(tmp_path / "s.duckdb"), "import", "hotline", str(tmp_path / "nope.csv"))
     assert missing.returncode == 1
-    assert "cannot read" in missing.stderr
+    assert missing.stderr == f"error: cannot read {tmp_path / 'nope.csv'}: no such file\n"
+    assert not (tmp_path / "s.duckdb").exists()  # said before any store is created
     no_key = tmp_path / "no_key.csv"
     no_key.write_text("unit_code,status\n20194,new\n", encoding="utf-8")
     proc = run_cli("--db", str(tmp_path / "s.duckdb"), "import", "hotline", str(no_key))
@@ -76,7 +82,7 @@ def test_a_long_import_says_what_it_is_doing_on_stderr(tmp_path: Path) -> None:
     )
     by_rows = run_cli("--db", str(tmp_path / "rows.duckdb"), "import", "hotline", str(hotline))
     assert by_rows.returncode == 0, by_rows.stderr
-    assert [line.strip() for line in by_rows.stderr.splitlines() if "/" in line] == [
+    assert [line.strip() for line in by_rows.stderr.splitlines() if line.strip().startswith("…") and "/" in line] == [
         "… 50,000 / 120,000", "… 100,000 / 120,000", "… 120,000 / 120,000",
     ]  # fmt: skip
     assert "read 120,000 rows; storing them" in by_rows.stderr
@@ -97,3 +103,14 @@ def test_a_file_whose_every_row_is_rejected_warns_and_exits_zero_as_design_says(
     )
     again = run_cli("--db", str(tmp_path / "s.duckdb"), "import", "hotline", str(data))
     assert again.returncode == 0 and "every row was rejected" not in again.stderr
+
+
+def test_reading_a_store_that_does_not_exist_is_an_error_not_a_new_empty_store(tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "ioc.duckdb"
+    for command in (["kpi", "--period", "today"], ["report", "--form", "ii06a", "--period", "this_month", "--output", "-"]):
+        proc = run_cli("--db", str(typo), *command)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert (
+            proc.stderr == f"error: there is no store at {typo} (check --db or IOC_DB_PATH; an import or the app creates one)\n"
+        )
+    assert not typo.parent.exists()
