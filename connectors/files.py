@@ -574,22 +574,32 @@ class FileDropConnector:
         self.processed = self.folder / "processed"
         self.failed = self.folder / "failed"
 
-    def waiting_files(self) -> list[Path]:
-        """Files ready to import, oldest first; hidden and partial (.part, .tmp, ~$ lock) files skipped."""
+    def _dropped_files(self) -> list[Path]:
+        """Every file to import sooner or later, oldest first; hidden and partial (.part, .tmp, ~$ lock) files skipped."""
         if not self.folder.is_dir():
             # Not an outage that passes: a wrong path would otherwise look like a quiet folder forever.
             what = "is not a folder" if self.folder.exists() else "does not exist"
             raise SourceError(f"drop folder {self.folder} {what}: create it or correct 'folder'", retryable=False)
-        now = time.time()
-        ready = [
+        dropped = [
             path
             for path in self.folder.iterdir()
-            if path.is_file()
-            and path.suffix.lower() in FILE_SUFFIXES
-            and not path.name.startswith((".", "~$"))
-            and now - path.stat().st_mtime >= self.settle_seconds
+            if path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.startswith((".", "~$"))
         ]
-        return sorted(ready, key=lambda path: (path.stat().st_mtime, path.name))
+        return sorted(dropped, key=lambda path: (path.stat().st_mtime, path.name))
+
+    def _settled(self, path: Path) -> bool:
+        return time.time() - path.stat().st_mtime >= self.settle_seconds
+
+    def waiting_files(self) -> list[Path]:
+        """Files ready to import, oldest first."""
+        return [path for path in self._dropped_files() if self._settled(path)]
+
+    def settling_files(self) -> list[Path]:
+        """Files changed within the last ``settle_seconds`` (they may still be copying): left for the next run."""
+        try:
+            return [path for path in self._dropped_files() if not self._settled(path)]
+        except (SourceError, OSError):
+            return []  # the run itself says what is wrong with the folder
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
         seen: list[str] = json.loads(cursor) if cursor else []

@@ -350,6 +350,15 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
         if callable(close):
             close()
     print(f"{args.source}: {result.rows_read} rows read, {result.rows_upserted} upserted, {result.rows_rejected} rejected")
+    from connectors.files import FileDropConnector
+
+    if isinstance(connector, FileDropConnector) and (left := connector.settling_files()):
+        # Run by hand right after a copy, a quiet "0 rows read" would look like the file was ignored.
+        names = ", ".join(path.name for path in left[:5]) + (f" (+ {len(left) - 5} more)" if len(left) > 5 else "")
+        print(
+            f"note: {len(left)} file(s) changed in the last {connector.settle_seconds:g} s (settle_seconds) are left for "
+            f"the next run, in case they are still being copied: {names}"
+        )
     if result.refused:
         # The rest landed, but a file was refused whole: a script running this must notice.
         print(f"error: {result.refused} file(s) could not be read and were moved to failed/ (reasons above)", file=sys.stderr)

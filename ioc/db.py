@@ -62,7 +62,8 @@ class Database:
             if "could not set lock on file" in str(error).lower():
                 raise StoreLockedError(
                     f"The store {path} is in use by another process (is the app running?). "
-                    "Stop it or pass --db with another file."
+                    "Stop it or pass --db with another file. While the app runs, files reach its store through a "
+                    "file_drop source: copy them into its folder (connectors/README.md)."
                 ) from error
             raise
         self._write_lock = threading.RLock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -169,6 +170,25 @@ def test_a_dropped_file_that_cannot_be_read_is_named_and_the_exit_code_says_so(t
     assert proc.stderr.count("empty.csv is empty (file moved to failed/empty.csv)") == 1, proc.stderr
     assert "error: 1 file(s) could not be read and were moved to failed/" in proc.stderr
     assert sorted(path.name for path in (drop / "failed").iterdir()) == ["empty.csv", "empty.csv.report.txt"]
+
+
+def test_a_file_still_settling_is_named_instead_of_a_silent_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    sources = write_sources(tmp_path, f'[sources.offices]\nkind = "file_drop"\nfolder = "{drop}"\ntarget = "hotline"\n')
+    fresh = drop / "fresh.csv"
+    fresh.write_text("ticket_id,unit_code,status,received_at\nT-1,20194,new,2025-11-03T08:00:00\n", encoding="utf-8")
+    assert ingest(tmp_path, sources, "offices") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("offices: 0 rows read")
+    assert "note: 1 file(s) changed in the last 5 s (settle_seconds) are left for the next run" in out
+    assert out.rstrip().endswith(": fresh.csv") and fresh.exists()
+    # Once it has settled, the next run takes it, and says nothing more.
+    old = fresh.stat().st_mtime - 60
+    os.utime(fresh, (old, old))
+    assert ingest(tmp_path, sources, "offices") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("offices: 1 rows read, 1 upserted") and "note:" not in out
 
 
 def test_a_source_whose_every_row_is_rejected_exits_1_and_from_start_reads_it_again(

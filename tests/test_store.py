@@ -142,6 +142,7 @@ def test_a_second_process_gets_a_clear_error_while_the_store_is_open(tmp_path: P
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
         assert proc.returncode != 0
         assert "in use by another process" in proc.stderr
+        assert "files reach its store through a file_drop source" in proc.stderr
     finally:
         db.close()
 
