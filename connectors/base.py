@@ -110,6 +110,9 @@ class Batch:
     # (raw, reason) of items refused whole before any row was read, e.g. a dropped file that cannot be read: they go
     # to rejects with the batch, and their reasons are noted on the ingest run, which screens show as its error.
     refused: Sequence[tuple[str, str]] = ()
+    # Record a run even though nothing is stored: an earlier refusal has been dealt with (the refused file is gone
+    # from failed/), and this run, without an error, ends its showing as the source's error.
+    settles_refusals: bool = False
 
 
 class Connector(Protocol):
@@ -443,7 +446,7 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
                 # (an overlap window, an inclusive cursor, a file imported twice) add nothing and log nothing.
                 this_run = known_run if known_run is not None else int(run(conn, "SELECT nextval('ingest_run_ids')")[0][0])
                 result = write_batch(conn, connector, batch, reference, this_run)
-                if known_run is None and not (result.rows_upserted or result.new_rejects):
+                if known_run is None and not (result.rows_upserted or result.new_rejects or batch.settles_refusals):
                     return result, None
                 if known_run is None:
                     run(

@@ -601,8 +601,27 @@ class FileDropConnector:
         except (SourceError, OSError):
             return []  # the run itself says what is wrong with the folder
 
+    def refusal_dealt_with(self) -> bool:
+        """The source's last run refused a file, and failed/ no longer holds any file to import (fixed and dropped
+        again, or deleted): the refusal should stop showing as the source's error."""
+        if self.db is None:
+            return False
+        last = self.db.execute(
+            "SELECT status, error FROM ingest_runs WHERE connector = ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
+            [self.name],
+        )
+        if not last or last[0][0] != "ok" or not last[0][1]:
+            return False
+        failed = self.failed.iterdir() if self.failed.is_dir() else iter(())
+        return not any(
+            path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.endswith(REPORT_SUFFIX)
+            for path in failed
+        )
+
     def batches(self, cursor: str | None) -> Iterator[Batch]:
         seen: list[str] = json.loads(cursor) if cursor else []
+        if self.refusal_dealt_with():
+            yield Batch(self._target, (), settles_refusals=True)
         for path in self.waiting_files():
             digest = content_hash(path)
             if digest in seen:

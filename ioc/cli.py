@@ -349,7 +349,10 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
         close = getattr(connector, "close", None)
         if callable(close):
             close()
-    print(f"{args.source}: {result.rows_read} rows read, {result.rows_upserted} upserted, {result.rows_rejected} rejected")
+    # A file refused whole is not a rejected row: counted apart, so "1 rejected" never hides an unread file.
+    refused = f", {result.refused} file(s) refused (moved to failed/)" if result.refused else ""
+    rejected = result.rows_rejected - result.refused
+    print(f"{args.source}: {result.rows_read} rows read, {result.rows_upserted} upserted, {rejected} rejected{refused}")
     from connectors.files import FileDropConnector
 
     if isinstance(connector, FileDropConnector) and (left := connector.settling_files()):

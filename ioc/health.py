@@ -70,7 +70,7 @@ def connector_health(
         run = runs.get(name)
         if last_error is None and run is not None and run[0] == "ok" and run[6]:
             # The last run landed but refused something whole (a dropped file that cannot be read): that is the
-            # source's error to show until a later run stores something.
+            # source's error to show until a later run stores something, or a file drop finds failed/ dealt with.
             last_error, last_error_at = run[6], run[2] or run[1]
         report.append(
             {

@@ -207,6 +207,32 @@ def test_a_failed_file_is_the_sources_error_until_a_later_file_lands(store: Data
     assert health()["last_error"] is None and source_status(health()) == "unscheduled"
 
 
+def test_a_failed_file_stops_being_the_sources_error_once_failed_holds_no_file(store: Database, tmp_path: Path) -> None:
+    folder, connector = make_drop(tmp_path, store)
+
+    def health() -> dict[str, object]:
+        return next(item for item in connector_health(store) if item["connector"] == connector.name)
+
+    (folder / "empty.csv").write_text("", encoding="utf-8")
+    (folder / "old.csv").write_text("", encoding="utf-8")
+    run_connector(store, connector)
+    assert source_status(health()) == "error"
+    runs = store.scalar("SELECT count(*) FROM ingest_runs")
+    # A person deals with one: still a file in failed/ to look at, so still the error.
+    (folder / "failed" / "empty.csv").unlink()
+    run_connector(store, connector)
+    assert source_status(health()) == "error" and store.scalar("SELECT count(*) FROM ingest_runs") == runs
+    # The last one fixed and dropped again elsewhere (its report stays): the next run, though it reads nothing,
+    # ends the error with one run row, and the runs after it write none.
+    (folder / "failed" / "old.csv").rename(tmp_path / "old.csv")
+    run_connector(store, connector)
+    assert health()["last_error"] is None and source_status(health()) == "unscheduled"
+    assert (folder / "failed" / "old.csv.report.txt").exists()
+    run_connector(store, connector)
+    assert store.scalar("SELECT count(*) FROM ingest_runs") == runs + 1
+    assert store.scalar("SELECT count(*) FROM rejects") == 2  # both refusals stay on record
+
+
 def test_a_missing_drop_folder_is_an_error_not_a_quiet_folder(store: Database, tmp_path: Path) -> None:
     connector = FileDropConnector(tmp_path / "no-such-folder", load_mapping(write_mapping(tmp_path)), db=store)
     with pytest.raises(SourceError, match="no-such-folder does not exist: create it or correct 'folder'"):
