@@ -614,8 +614,7 @@ class FileDropConnector:
             return False
         failed = self.failed.iterdir() if self.failed.is_dir() else iter(())
         return not any(
-            path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.endswith(REPORT_SUFFIX)
-            for path in failed
+            path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.endswith(REPORT_SUFFIX) for path in failed
         )
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
