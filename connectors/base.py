@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -139,6 +139,22 @@ class SourceError(RuntimeError):
         self.retryable = retryable
 
 
+class StoppingError(SourceError):
+    """A run given up because the process is stopping: not the source's fault, so not recorded as its error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+# Set while the scheduler stops: a connector waiting to retry wakes and gives up at once, so stopping the app (Ctrl-C,
+# systemd's SIGTERM) never waits out a backoff of up to a minute per step of an unreachable source.
+STOPPING = threading.Event()
+
+
+def _wait_unless_stopping(seconds: float) -> None:
+    STOPPING.wait(seconds)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounded retries with exponential backoff: ``attempts`` tries, waiting base, base*factor, … (at most max_delay).
@@ -150,7 +166,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     factor: float = 2.0
     max_delay: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = _wait_unless_stopping
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -171,8 +187,12 @@ class RetryPolicy:
                 if attempt == self.attempts:
                     raise SourceError(f"{error} (gave up after {attempt} attempts)", retryable=True) from error
                 wait = self.delay(attempt)
+                if STOPPING.is_set():
+                    raise StoppingError(f"{what}: not retried, the app is stopping") from error
                 log.warning("%s failed (attempt %d of %d), retrying in %.1f s: %s", what, attempt, self.attempts, wait, error)
                 self.sleep(wait)
+                if STOPPING.is_set():
+                    raise StoppingError(f"{what}: not retried, the app is stopping") from error
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
@@ -470,6 +490,9 @@ def ingest_batches(db: Database, connector: str, batches: Iterable[Batch]) -> Ba
             total.add(written)
             if batch.on_written is not None:
                 batch.on_written(written)
+    except StoppingError:
+        # The batches before it stay committed with their cursor; the next start carries on from there.
+        raise
     except Exception as error:
         # A source's own failure is told in its words (they name the source and what failed); anything else is a
         # fault of ours, where the exception's class is the first clue.

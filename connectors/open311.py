@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import HOTLINE, Batch, RetryPolicy, SourceError, Stream
+from connectors.base import HOTLINE, Batch, RetryPolicy, SourceError, StoppingError, Stream
 from connectors.http import fetch_json
 from connectors.mapping import slug
 from connectors.overlap import DEFAULT_LOOKBACK_SECONDS, OverlapCursor, OverlapScan, exact_time
@@ -170,6 +170,8 @@ class Open311Connector:
         """
         try:
             listing = self._get("services.json", {})
+        except StoppingError:
+            raise
         except SourceError as error:
             log.warning(
                 "%s; the requests are read without it (a request that names no service is counted under the catch-all field)",

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connectors.base import Batch, Connector, SourceError, ingest_batches, read_cursor, run_connector
+from connectors.base import STOPPING, Batch, Connector, SourceError, StoppingError, ingest_batches, read_cursor, run_connector
 from connectors.simulator import SOURCE_NAME as SIMULATOR
 from connectors.sources import DEFAULT_SOURCES_FILE, SourceConfig, SourceConfigError, build_connector, read_sources_file
 from ioc import cache
@@ -208,6 +208,8 @@ def run_once(db: Database, connector: Connector) -> bool:
     before = db.data_version
     try:
         run_connector(db, connector)
+    except StoppingError:
+        return False  # the app is stopping: nothing to say about the source
     except SourceError as error:
         # An expected outage (timeout, HTTP 5xx, bad JSON): one line here; ingest_batches stored it for /health.
         log.warning("connector %s failed: %s", connector.name, error)
@@ -238,6 +240,7 @@ def start_scheduler(db: Database, connectors: Sequence[Connector], *, initial_ru
         if _started:
             raise SchedulerAlreadyStartedError("the connector scheduler is already running in this process")
         _started = True
+        STOPPING.clear()
     if initial_run:
         for connector in connectors:
             if connector.name == SIMULATOR:
@@ -268,8 +271,11 @@ def stop_scheduler(scheduler: BackgroundScheduler, wait: bool = True) -> None:
     """Shut the scheduler down (waiting for a running connector so its transaction ends cleanly), then close connectors."""
     global _started
     connectors = [job.args[1] for job in scheduler.get_jobs() if job.id.startswith("connector:")]
+    STOPPING.set()  # a connector waiting to retry gives up now; one writing its batch finishes it
     if scheduler.running:
         scheduler.shutdown(wait=wait)
+    if wait:
+        STOPPING.clear()  # every run has ended: retries outside a scheduler (the CLI, a later start) work as before
     for connector in connectors:
         close = getattr(connector, "close", None)
         if callable(close):

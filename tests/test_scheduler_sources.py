@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import ioc.scheduler
-from connectors.base import Batch, SourceError
+from connectors.base import Batch, RetryPolicy, SourceError
 from connectors.files import FileDropConnector
 from connectors.simulator import Simulator
 from connectors.sources import SourceConfigError, build_connector, load_sources
@@ -305,3 +306,44 @@ def test_a_source_failing_at_every_run_does_not_stop_the_others(store: Database,
     down = health_of(store, "down")
     assert down["last_error"] == "HTTP 503 from GET https://down.example/api"
     assert health_of(store, "offices")["last_error"] is None
+
+
+class RetryingSource:
+    """A source that cannot be reached and waits ten minutes between attempts, as a long backoff does."""
+
+    name = "unreachable"
+    interval_seconds = 3600
+
+    def __init__(self, delay: float = 600) -> None:
+        self.attempts = 0
+        self.retry = RetryPolicy(attempts=3, base_delay=delay, max_delay=delay)
+
+    def batches(self, cursor: str | None) -> Iterator[Batch]:
+        def attempt() -> None:
+            self.attempts += 1
+            raise SourceError("cannot reach GET https://unreachable.example/api")
+
+        self.retry.call(attempt, "unreachable: GET /api")
+        yield from ()
+
+
+def test_stopping_does_not_wait_out_a_sources_backoff_nor_blame_the_source(store: Database, scheduler_stopper: list) -> None:
+    source = RetryingSource()
+    scheduler = start_scheduler(store, [source])
+    assert wait_for(lambda: source.attempts == 1)  # its first attempt failed: now in a 600 s wait
+    stopper = threading.Thread(target=stop_scheduler, args=(scheduler,))
+    stopper.start()
+    stopper.join(timeout=60)  # far less than the backoff it was in
+    assert not stopper.is_alive()
+    assert source.attempts == 1  # given up, not tried again
+    # Once stopped, retries work again where no scheduler runs (the CLI's ingest in this process, say).
+    once_more = RetryingSource(delay=0.01)
+    with pytest.raises(SourceError, match="gave up after 3 attempts"):
+        list(once_more.batches(None))
+    # Stopping is nobody's fault: no failed run, no error on show after the next start.
+    assert health_of(store, "unreachable") == {}
+    # The next start retries and fails as usual: the stop is not left standing for the scheduler after it.
+    scheduler_stopper.append(start_scheduler(store, [failing := RetryingSource(delay=0.01)]))
+    assert wait_for(lambda: health_of(store, "unreachable").get("consecutive_failures") == 1)
+    assert failing.attempts == 3
+    assert health_of(store, "unreachable")["last_error"].endswith("(gave up after 3 attempts)")
