@@ -55,6 +55,41 @@ def test_new_rows_land_and_bad_rows_are_rejected_with_a_reason(store: Database) 
     assert read_cursor(store, "test") == "1"
 
 
+def test_times_out_of_order_are_rejected_with_which_comes_before_which(store: Database) -> None:
+    ended = {"status": "resolved", "finished_at": "2025-11-05T10:00:00"}
+    rows = [
+        dossier("R1", **ended, returned_at="2025-11-02T08:00:00"),  # returned before it was received
+        dossier("R2", **ended, returned_at="2025-11-04T08:00:00"),  # returned before processing ended
+        dossier("R3", due_at="2025-11-02T17:00:00"),  # due the day before it was received
+        dossier("OK", **ended, returned_at="2025-11-05T10:00:00", due_at="2025-11-03T07:00:00"),  # due earlier that day
+    ]
+    result = ingest_batches(store, "test", [Batch(DOSSIERS, rows)])
+    assert (result.rows_upserted, result.rows_rejected) == (1, 3)
+    reasons = dict(store.execute("SELECT json_extract_string(raw_row, '$.dossier_id'), reason FROM rejects"))
+    assert reasons == {
+        "R1": "returned_at: before received_at",
+        "R2": "returned_at: before finished_at (a result is returned after processing ends)",
+        "R3": "due_at: before received_at",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"status": "answered"}, "answered_at: missing for an answered ticket"),
+        ({"status": "forwarded", "answered_at": "2025-11-04T08:00:00"}, "answered_at: set, but the ticket is still forwarded"),
+        ({"status": "answered", "answered_at": "2025-11-02T08:00:00"}, "answered_at: before received_at"),
+        ({"status": "closed"}, "status: 'closed' is not one of new, processing, forwarded, answered, rejected"),
+    ],
+)
+def test_a_ticket_whose_answer_contradicts_its_status_is_rejected(store: Database, fields: dict, reason: str) -> None:
+    ticket = {"ticket_id": "T1", "unit_code": "20194", "received_at": "2025-11-03T08:00:00", **fields}
+    fine = {"ticket_id": "T2", "unit_code": "20194", "received_at": "2025-11-03T08:00:00", "status": "new"}
+    result = ingest_batches(store, "test", [Batch(HOTLINE, [ticket, fine])])
+    assert (result.rows_upserted, result.rows_rejected) == (1, 1)
+    assert store.execute("SELECT reason FROM rejects") == [(reason,)]
+
+
 def test_naive_times_are_local_and_stored_in_utc(store: Database) -> None:
     ingest_batches(store, "test", [Batch(DOSSIERS, [dossier("A", received_at="2025-11-03T00:30:00")])])
     received = store.scalar("SELECT received_at FROM dossiers")
