@@ -66,6 +66,8 @@ class ContractCase:
     make_connector: Callable[[Database], Connector]
     change_a_row: Callable[[], Change]
     add_a_bad_row: Callable[[], BadRow]
+    # The keys of the target the source holds before any change: the first run must store exactly these.
+    source_keys: Callable[[], set[str]]
     # Connectors driven by a mapping file yield source-named rows (only the columns the mapping reads), mapped on write.
     mapping: SourceMapping | None = None
     connector: Connector | None = field(default=None, init=False)
@@ -122,7 +124,12 @@ def simulator_case(store: Database) -> ContractCase:
         store.execute_write("DELETE FROM units WHERE unit_code = ?", [unit])  # the source now names an unknown unit
         return BadRow(f"unit_code: '{unit}' is not a known unit")
 
-    return ContractCase(DOSSIERS, make, change, bad_row)
+    def keys() -> set[str]:
+        # Everything the seed makes happen up to the clock: a twin from an empty cursor yields it all again.
+        twin = Simulator.from_store(store, seed=7, backfill_days=2, now=clock)
+        return {str(row["dossier_id"]) for batch in twin.batches(None) if batch.target is DOSSIERS for row in batch.rows}
+
+    return ContractCase(DOSSIERS, make, change, bad_row, keys)
 
 
 @pytest.fixture
@@ -148,7 +155,7 @@ def sql_case(onestop: OneStopDatabase) -> ContractCase:
         onestop.add_dossier("H48.20194-251104-0001", received="2025-11-04 08:00:00", status=11)
         return BadRow("status: '11' is neither a status name nor a code 1-10")
 
-    return ContractCase(DOSSIERS, make, change, bad_row)
+    return ContractCase(DOSSIERS, make, change, bad_row, lambda: {f"H48.20194-251103-{n:04d}" for n in range(1, 11)})
 
 
 @pytest.fixture
@@ -174,7 +181,8 @@ def open311_case(open311_server: Open311Server) -> ContractCase:
         open311_server.records.append(bad)
         return BadRow("received_at: 'yesterday' is not a date-time")
 
-    return ContractCase(HOTLINE, make, change, bad_row)
+    # The 50 real requests all fall in the first run's 30 days (21 February to 11 March 2026).
+    return ContractCase(HOTLINE, make, change, bad_row, lambda: {r["service_request_id"] for r in open311_server.records})
 
 
 @pytest.fixture
@@ -210,7 +218,7 @@ def json_http_case(gopy_server: GopyServer) -> ContractCase:
         gopy_server.records.append(bad)
         return BadRow("received_at (ngayGopY): 'hôm qua' is not a date-time")
 
-    return ContractCase(HOTLINE, make, change, bad_row, mapping)
+    return ContractCase(HOTLINE, make, change, bad_row, lambda: {str(r["id"]) for r in gopy_server.records}, mapping)
 
 
 DROP_MAPPING = parse_mapping(
@@ -266,7 +274,7 @@ def file_drop_case(tmp_path: Path) -> ContractCase:
         drop(["H48.20242-251104-0001;Trần Thị B;0905111222;Phường Hải Châu;Đang xử lý;31/11/2025 08:00;;04/11/2025 08:00\n"])
         return BadRow("received_at (Ngày tiếp nhận): '31/11/2025 08:00' is not a real date")
 
-    return ContractCase(DOSSIERS, make, change, bad_row, DROP_MAPPING)
+    return ContractCase(DOSSIERS, make, change, bad_row, lambda: {f"H48.20242-251103-{n:04d}" for n in range(1, 9)}, DROP_MAPPING)
 
 
 CANONICAL_HEADER = "dossier_id,unit_code,status,channel,received_at,finished_at,updated_at,so_dien_thoai\n"
@@ -303,7 +311,7 @@ def canonical_file_drop_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         drop(["H48.20242-251104-0001,20242,processing,online,2025-11-31T08:00:00,,2025-11-04T08:00:00,\n"])
         return BadRow("received_at: '2025-11-31T08:00:00' is not a date-time")
 
-    return ContractCase(DOSSIERS, make, change, bad_row)
+    return ContractCase(DOSSIERS, make, change, bad_row, lambda: {f"H48.20242-251103-{n:04d}" for n in range(1, 9)})
 
 
 @pytest.fixture(params=CASES)
@@ -348,9 +356,13 @@ def stored_value(db: Database, target: Target, key: str, column: str) -> Any:
 def test_rows_arrive_with_unique_keys_and_match_the_schema(case: ContractCase, store: Database) -> None:
     connector = case.get_connector(store)
     recording = Recording(connector)
+    expected = case.source_keys()
     result = run_connector(store, recording)
     assert result.rows_read > 0 and result.rows_rejected == 0
-    assert store.scalar(f"SELECT count(*) FROM {case.target.table}") > 0
+    # Every row the source holds, each once: a connector that stops after a page, or skips one, fails here.
+    key = case.target.primary_key
+    stored = [k for (k,) in store.execute(f"SELECT {key} FROM {case.target.table}")]
+    assert len(expected) > 1 and sorted(stored) == sorted(expected)
     if isinstance(connector, DeclaredConnector):
         declared = {stream.target.name: stream for stream in connector.streams}
         assert case.target.name in declared
