@@ -20,14 +20,31 @@ BATCH_ROWS = 25_000
 
 # The ingest process: reads the CSV from the stored cursor (a row offset) in batches through ingest_batches.
 INGEST_SCRIPT = """
-import csv, sys
+import csv, sys, time
 from itertools import islice
+import connectors.base as base
 from connectors.base import DOSSIERS, Batch, ingest_batches, read_cursor
 from ioc.db import Database
 
-db_path, csv_path, batch_rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+db_path, csv_path, batch_rows, kill_point = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 db = Database(db_path)
 start = int(read_cursor(db, "fault") or 0)
+write_batch = base.write_batch
+written = 0
+
+def announced(*args, **kwargs):
+    # write_batch runs inside the batch's transaction: say so at the chosen point of the third batch.
+    global written
+    written += 1
+    if written == 3 and kill_point == "merging":
+        print("inside", flush=True)
+    result = write_batch(*args, **kwargs)
+    if written == 3 and kill_point == "merged":
+        print("inside", flush=True)
+        time.sleep(300)  # rows, events, aggregates and cursor written, not committed: held here until killed
+    return result
+
+base.write_batch = announced
 
 def batches():
     with open(csv_path, newline="", encoding="utf-8") as handle:
@@ -35,7 +52,6 @@ def batches():
         offset = start
         while chunk := list(islice(rows, batch_rows)):
             offset += len(chunk)
-            print(f"writing {offset}", flush=True)
             yield Batch(DOSSIERS, chunk, cursor=str(offset))
 
 result = ingest_batches(db, "fault", batches())
@@ -65,40 +81,50 @@ def start_script(script: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def kill_once_it_says(process: subprocess.Popen[str], line: str) -> None:
-    """SIGKILL ``process`` 0.3 s after it prints ``line`` (it is then inside the transaction that line announces)."""
+def kill_once_it_says(process: subprocess.Popen[str], line: str, delay: float = 0.3) -> None:
+    """SIGKILL ``process`` ``delay`` s after it prints ``line`` (it is then inside the transaction that line announces)."""
     assert process.stdout is not None
     for said in process.stdout:
         if said.strip() == line:
             break
     else:
         pytest.fail(f"the process ended before saying {line!r}: {process.stderr.read() if process.stderr else ''}")
-    time.sleep(0.3)
+    time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
 
 
-def start_ingest(db_path: Path, csv_path: Path) -> subprocess.Popen[str]:
-    return start_script(INGEST_SCRIPT, str(db_path), str(csv_path), str(BATCH_ROWS))
+def start_ingest(db_path: Path, csv_path: Path, kill_point: str = "none") -> subprocess.Popen[str]:
+    return start_script(INGEST_SCRIPT, str(db_path), str(csv_path), str(BATCH_ROWS), kill_point)
 
 
 @pytest.mark.slow
-def test_sigkill_in_the_middle_of_a_batch_then_restart_stores_each_row_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kill_point", "delay"),
+    [
+        ("merging", 0.1),  # while the third batch's rows are being merged (a 25,000-row write takes about a second)
+        ("merged", 0.0),  # after everything of the third batch is written, just before its commit (held there)
+    ],
+)
+def test_sigkill_in_the_middle_of_a_batch_then_restart_stores_each_row_once(
+    tmp_path: Path, kill_point: str, delay: float
+) -> None:
     csv_path = tmp_path / "source.csv"
     write_source(csv_path)
     db_path = tmp_path / "store.duckdb"
     open_store(db_path).close()  # schema and reference units, so the ingest process only writes
 
-    # Kill the process inside the transaction of its third batch.
-    kill_once_it_says(start_ingest(db_path, csv_path), f"writing {3 * BATCH_ROWS}")
+    kill_once_it_says(start_ingest(db_path, csv_path, kill_point), "inside", delay)
 
     with open_store(db_path) as db:
         stored, distinct = db.execute("SELECT count(*), count(DISTINCT dossier_id) FROM dossiers")[0]
         cursor = int(read_cursor(db, "fault") or 0)
-        # Whatever committed before the kill is whole batches, and the cursor says exactly how many.
-        assert stored == distinct == cursor
-        assert cursor % BATCH_ROWS == 0 and cursor < ROWS
+        # Exactly the two batches committed before the kill, and the cursor right after them: nothing of the third.
+        assert stored == distinct == cursor == 2 * BATCH_ROWS
+        assert db.scalar("SELECT count(*) FROM dossier_events") == 2 * BATCH_ROWS
+        assert db.scalar("SELECT sum(received) FROM kpi_daily") == 2 * BATCH_ROWS
+        assert db.scalar("SELECT sum(rows_upserted) FROM ingest_runs") == 2 * BATCH_ROWS
 
     process = start_ingest(db_path, csv_path)
     out, err = process.communicate(timeout=300)
