@@ -375,6 +375,7 @@ KIND_OPTIONS: dict[str, dict[str, OptionCheck]] = {
         "history": _table_of_text,
         "page_size": _whole_number(1),
         "lookback_seconds": _whole_number(0),
+        "timeout_seconds": POSITIVE_SECONDS,
         "timezone": _text,
         "source": _text,
     },

@@ -6,6 +6,7 @@ import decimal
 import functools
 import json
 import logging
+import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ _GUARDED = guarded_target(DOSSIERS)
 # covers a slow transaction and ordinary skew while re-reading only the last ten minutes of changes per run
 # (merge by key makes that harmless); a source with longer transactions needs a larger lookback_seconds.
 DEFAULT_LOOKBACK_SECONDS = 600
+# A query the source cannot answer in this time (a table locked by a long job, a hung server) fails and is retried,
+# instead of holding the source's run, and with it the scheduler's slot, for ever.
+DEFAULT_TIMEOUT_SECONDS = 60.0
+QUERY_CANCELED_SQLSTATE = "57014"  # PostgreSQL: statement_timeout reached
 # Python module of a SQLAlchemy driver -> the package pip installs it from, where the two names differ.
 DRIVER_PACKAGES = {"pymysql": "PyMySQL", "MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]"}
 # SQLSTATEs that retrying cannot cure: no such database, login refused (PostgreSQL's codes, which psycopg reports).
@@ -63,6 +68,23 @@ PERMANENT_SQLSTATES = frozenset({"3D000", "28000", "28P01"})
 PERMANENT_WORDS = ("does not exist", "password authentication failed", "no pg_hba.conf entry")
 IN_LIST_CHUNK = 1_000  # some databases cap bound parameters per statement (SQL Server: 2,100)
 SUPPLEMENT = "supplement_requested"
+
+
+def timeout_connect_args(url: sa.URL, seconds: float) -> dict[str, Any]:
+    """Driver arguments that make connecting, and each query where the driver allows it, give up after ``seconds``.
+
+    Only the databases whose drivers take such arguments are covered; others get none and wait as their driver does.
+    """
+    whole = max(1, math.ceil(seconds))
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        # libpq's connect_timeout, and the server cancels any statement running longer (SQLSTATE 57014).
+        return {"connect_timeout": whole, "options": f"-c statement_timeout={round(seconds * 1000)}"}
+    if backend in ("mysql", "mariadb"):
+        return {"connect_timeout": whole, "read_timeout": whole}
+    if backend == "sqlite":
+        return {"timeout": seconds}  # how long to wait for a lock another writer holds
+    return {}
 
 
 @dataclass(frozen=True)
@@ -181,7 +203,10 @@ class SqlConnector:
         interval_seconds: int = 300,
         retry: RetryPolicy | None = None,
         lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        if timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be more than 0")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         if lookback_seconds < 0:
@@ -208,6 +233,7 @@ class SqlConnector:
         if password is not None:
             engine_url = engine_url.set(password=password)
         self._url = engine_url
+        self.timeout_seconds = timeout_seconds
         self._engine: sa.Engine | None = None
         self._table = sa.table(table, *(sa.column(c) for c in dict.fromkeys(self.columns.values())), schema=schema)
         self._history_table = (
@@ -264,12 +290,14 @@ class SqlConnector:
             interval_seconds=config.interval_seconds,
             retry=config.retry,
             lookback_seconds=config.option("lookback_seconds", DEFAULT_LOOKBACK_SECONDS),
+            timeout_seconds=config.option("timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
         )
 
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = sa.create_engine(self._url, pool_pre_ping=True)
+            connect_args = timeout_connect_args(self._url, self.timeout_seconds)
+            self._engine = sa.create_engine(self._url, pool_pre_ping=True, connect_args=connect_args)
         return self._engine
 
     def close(self) -> None:
@@ -401,9 +429,10 @@ class SqlConnector:
         )
         cause = str(getattr(error, "orig", None) or error).strip().splitlines()
         where = self._url.render_as_string(hide_password=True)
-        return SourceError(
-            f"SQL source {self.name} ({where}): {cause[0] if cause else type(error).__name__}", retryable=retryable
-        )
+        said = cause[0] if cause else type(error).__name__
+        if state == QUERY_CANCELED_SQLSTATE:
+            said += f" (no answer within timeout_seconds = {self.timeout_seconds:g})"
+        return SourceError(f"SQL source {self.name} ({where}): {said}", retryable=retryable)
 
     # -- mapping ---------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -168,6 +169,45 @@ def test_a_missing_table_fails_at_once_with_the_database_message(store: Database
     with pytest.raises(Exception, match=r'relation ".*khong_co" does not exist'):
         run_connector(store, source)
     assert waits == []  # a wrong name will not fix itself: no retry
+
+
+def test_a_table_locked_at_the_source_times_out_is_retried_and_is_read_once_free(
+    store: Database, onestop: OneStopDatabase
+) -> None:
+    import psycopg
+
+    onestop.add_dossier("H48.20194-251103-0001", received="2025-11-03 08:00:00", status=4)
+    server = onestop.schema.server
+    # A long job at the source holds the table: every read waits on its lock.
+    locker = psycopg.connect(host=server.socket_dir, port=server.port, user=server.user, dbname=server.database)
+    # Should the timeout not work, the job ends after 30 s: the test then fails instead of hanging.
+    job_end = threading.Timer(30, locker.close)
+    job_end.daemon = True
+    try:
+        locker.execute(f"LOCK TABLE {onestop.schema.name}.ho_so IN ACCESS EXCLUSIVE MODE")  # type: ignore[arg-type]
+        job_end.start()
+        waits: list[float] = []
+        source = connector(onestop, timeout_seconds=0.5, retry=RetryPolicy(attempts=2, base_delay=0.1, sleep=waits.append))
+        with pytest.raises(Exception, match="gave up after 2 attempts") as failure:
+            run_connector(store, source)
+        assert "canceling statement due to statement timeout (no answer within timeout_seconds = 0.5)" in str(failure.value)
+        assert waits == [0.1]  # a timeout may pass: retried
+        assert "statement timeout" in store.scalar("SELECT last_error FROM connector_state WHERE connector = 'onestop'")
+        assert read_cursor(store, "onestop") is None
+    finally:
+        job_end.cancel()
+        locker.close()  # the job ends
+    run_connector(store, source)
+    assert stored_ids(store) == ["H48.20194-251103-0001"]
+
+
+def test_timeout_seconds_is_a_sources_file_option(onestop: OneStopDatabase) -> None:
+    table = {"kind": "sql", "url": onestop.schema.url, "schema": onestop.schema.name, "timeout_seconds": 7.5}
+    [source] = parse_sources({"sources": {"onestop": table}}, environ={}).values()
+    built = build_connector(None, source)  # type: ignore[arg-type]
+    assert isinstance(built, SqlConnector) and built.timeout_seconds == 7.5
+    with pytest.raises(SourceConfigError, match="timeout_seconds must be"):
+        parse_sources({"sources": {"onestop": {**table, "timeout_seconds": 0}}}, environ={})
 
 
 # -- rows committed late, empty change times, column types, the URL ----------------------------------
