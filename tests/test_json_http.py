@@ -63,6 +63,19 @@ def test_every_record_arrives_once_mapped_and_personal_fields_dropped(store: Dat
     assert "Nguyễn Văn An" not in dump and "0905" not in dump and "Lê Duẩn" not in dump
 
 
+def test_a_record_without_its_status_code_is_read_by_its_label(store: Database, gopy: GopyServer) -> None:
+    # Production sometimes leaves maTinhTrangXuLy out (mappings/gopy_danang.toml): the label stands in for it.
+    for record_id, label in ((250101, "Đang xử lý"), (250102, "Đã chuyển tiếp"), (250103, "Đã xử lý")):
+        record = gopy.record(record_id)
+        del record["maTinhTrangXuLy"]
+        assert record["tinhTrangXuLy"] == label
+    run_connector(store, connector(gopy, store))
+    statuses = dict(
+        store.execute("SELECT ticket_id, status FROM hotline_tickets WHERE ticket_id IN ('250101', '250102', '250103')")
+    )
+    assert statuses == {"250101": "processing", "250102": "forwarded", "250103": "answered"}
+
+
 def test_the_cursor_is_sent_and_a_second_run_adds_nothing(store: Database, gopy: GopyServer) -> None:
     source = connector(gopy, store)
     run_connector(store, source)
