@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from connectors.base import Batch, StagedRows, Target, load_reference
-from connectors.files import guess_delimiter, numbered_records, utf16_without_bom
+from connectors.files import canonical_header_names, guess_delimiter, numbered_records, utf16_without_bom
 from connectors.mapping import ROW_FILE, ROW_LINE, guarded_target, nfc
 from ioc.db import Database, run
 from ioc.timeutil import now_utc
@@ -146,7 +146,9 @@ def stage_csv(db: Database, target: Target, path: Path, *, connector: str, inges
     guarded = guarded_target(target)
     if guarded.normalize_staged is None:
         raise BulkUnsupported(f"no SQL fast path for {target.name}")
-    header = read_header(path)
+    read = read_header(path)
+    # As the row-by-row reader (connectors.files.read_canonical_table) reads it.
+    header = CsvHeader(canonical_header_names(read.names, target), read.delimiter)
     if target.primary_key not in header.names:
         raise BulkUnsupported(f"no {target.primary_key} column")
     suffix = uuid.uuid4().hex[:12]

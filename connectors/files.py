@@ -434,9 +434,29 @@ def _column_list(columns: Sequence[str], limit: int) -> str:
     return ", ".join(shown)
 
 
+def canonical_header_names(names: Sequence[str], target: Target) -> list[str]:
+    """The header with each name that is a canonical column but for case and spacing ("Dossier_ID ") written as it.
+
+    A name whose canonical spelling is also in the header stays as it is: the canonical column is the one read.
+    """
+    canonical = {match_key(column): column for column in target.columns}
+    present = set(names)
+    renamed = []
+    for name in names:
+        wanted = canonical.get(match_key(name))
+        renamed.append(wanted if wanted is not None and wanted != name and wanted not in present else name)
+    return renamed
+
+
 def read_canonical_table(path: Path, target: Target) -> Table:
     """``read_table`` for a file whose header uses the canonical column names; FileReadError without a required column."""
     table = read_table(path)
+    header = canonical_header_names(table.header, target)
+    if header != table.header:
+        rename = {old: new for old, new in zip(table.header, header, strict=True) if old != new}
+        table.rows = [{rename.get(key, key): value for key, value in row.items()} for row in table.rows]
+        table.notes.append("header names read as the canonical ones: " + ", ".join(f"{a} → {b}" for a, b in rename.items()))
+        table.header = header
     missing = [column for column in REQUIRED[target.name] if column not in table.header]
     if missing:
         # A file without one of these would have every row rejected for it: refuse the file once instead.

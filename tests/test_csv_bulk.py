@@ -81,11 +81,19 @@ def _rows(units: list[str], procedure: str) -> list[list[str]]:
     return rows
 
 
-def _write_csv(path: Path, rows: list[list[str]], *, bom: bool = True, newline: str = "\r\n", blank_lines: bool = True) -> None:
+def _write_csv(
+    path: Path,
+    rows: list[list[str]],
+    *,
+    bom: bool = True,
+    newline: str = "\r\n",
+    blank_lines: bool = True,
+    header: list[str] = HEADER,
+) -> None:
     def cell(value: str) -> str:
         return '"' + value.replace('"', '""') + '"' if any(ch in value for ch in ',"\n') else value
 
-    lines = [",".join(HEADER)]
+    lines = [",".join(header)]
     for number, values in enumerate(rows):
         lines.append(",".join(cell(value) for value in values))
         if blank_lines and number in (5, 200):
@@ -144,6 +152,31 @@ def test_bulk_import_stores_exactly_what_the_row_reader_stores(
         rows.result.rows_rejected,
     )
     assert bulk.result.rows_read == 424 and bulk.result.rows_rejected == 11  # B1-B9, no key, a key too long
+
+
+def test_a_header_in_other_case_and_spacing_is_read_as_the_canonical_one_by_both_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_codes: tuple[list[str], str]
+) -> None:
+    rows = _rows(*reference_codes)
+    canonical = tmp_path / "canonical.csv"
+    _write_csv(canonical, rows)
+    db = open_store(tmp_path / "canonical.duckdb")
+    try:
+        import_csv(db, "dossiers", canonical)
+        expected = db.execute("SELECT * EXCLUDE (ingested_at) FROM dossiers ORDER BY dossier_id")
+    finally:
+        db.close()
+    # As a spreadsheet user types it; a name that differs otherwise ("Received At") stays outside the model.
+    typed = ["Dossier_ID", " Unit_Code ", "PROCEDURE_CODE", "Sector", "Channel", "Status", "Received_At", *HEADER[7:]]
+    shouted = tmp_path / "typed.csv"
+    _write_csv(shouted, rows, header=typed)
+    bulk, by_rows = _import_both_ways(tmp_path, shouted, monkeypatch)
+    assert bulk.bulk and not by_rows.bulk
+    db = open_store(tmp_path / "bulk.duckdb")
+    try:
+        assert db.execute("SELECT * EXCLUDE (ingested_at) FROM dossiers ORDER BY dossier_id") == expected
+    finally:
+        db.close()
 
 
 def test_bulk_rejects_carry_the_line_and_no_column_outside_the_model(
