@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import hashlib
 import io
 import json
@@ -399,10 +400,13 @@ def read_mapped_table(path: Path, mapping: SourceMapping) -> Table:
     present = set(table.header)
     for canonical, sources in mapping.required_columns().items():
         if not present & set(sources):
-            found = _column_list([c for c in table.header if c not in mapping.personal], 300)
+            shown = [c for c in table.header if c not in mapping.personal]
+            found = _column_list(shown, 300)
+            close = difflib.get_close_matches(sources[0], shown, n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise FileReadError(
                 f"{path.name}: the header lacks {' or '.join(repr(s) for s in sources)} (needed for {canonical} by mapping "
-                f"'{mapping.name}'); found: {found}"
+                f"'{mapping.name}'){hint}; found: {found}"
             )
     absent = [column for column in mapping.reads if column not in present]
     if absent:

@@ -127,7 +127,10 @@ def _source(name: str, spec: Any, environ: Mapping[str, str]) -> SourceConfig:
     options = dict(spec)
     kind = options.pop("kind", None)
     if kind not in CONNECTOR_KINDS:
-        raise SourceConfigError(f"source '{name}': kind must be one of {', '.join(sorted(CONNECTOR_KINDS))} (got {kind!r})")
+        kinds = ", ".join(sorted(CONNECTOR_KINDS))
+        if kind is None:
+            raise SourceConfigError(f"source '{name}': needs kind = \"…\", one of {kinds}")
+        raise SourceConfigError(f"source '{name}': kind must be one of {kinds} (got {kind!r})")
     interval = options.pop("interval_seconds", DEFAULT_INTERVAL_SECONDS)
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         raise SourceConfigError(f"source '{name}': interval_seconds must be a whole number of seconds ≥ 1")
@@ -196,8 +199,9 @@ def resolve_secrets(name: str, options: Mapping[str, Any], environ: Mapping[str,
             variable = str(value)
             secret = environ.get(variable)
             if secret is None or secret == "":
+                state = "is not set" if secret is None else "is set but empty"
                 raise SourceConfigError(
-                    f"source '{name}': environment variable {variable} is not set (named by {key} in the sources file)"
+                    f"source '{name}': environment variable {variable} {state} (named by {key} in the sources file)"
                 )
             resolved[key.removesuffix(SECRET_SUFFIX)] = secret
         else:

@@ -67,11 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m ioc",
         description="IOC dashboard tools. Every command works on the embedded store unless --db names another.",
     )
-    parser.add_argument("--db", type=Path, help="DuckDB store file (a new path gets the schema and reference data)")
+    db_help = "DuckDB store file (import and ingest create a new one; kpi and report need an existing one)"
+    parser.add_argument("--db", type=Path, help=db_help)
+    # --db also after the command ("python -m ioc kpi --db FILE"); SUPPRESS keeps the one given before it otherwise.
+    with_db = argparse.ArgumentParser(add_help=False)
+    with_db.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     importer = commands.add_parser(
         "import",
+        parents=[with_db],
         usage="python -m ioc import {dossiers,hotline} FILE | python -m ioc import --mapping MAPPING FILE",
         help="import a CSV/XLSX with canonical column names, or any CSV/XLSX through a mapping file",
         description="Import a CSV or XLSX whose header uses the canonical column names (docs/canonical-columns.md), or, with "
@@ -85,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     kpi = commands.add_parser(
         "kpi",
+        parents=[with_db],
         help="print the KPI figures for a period",
         description="KPIs of DESIGN.md §4 for [from, to), or a named period as of today. With --compare each figure "
         "comes with the previous period's value and the change; --by breaks the main figures down; --rank ranks units.",
@@ -99,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
+        parents=[with_db],
         help="write a standard report (Biểu II.06a, QĐ 766 estimate) as CSV or XLSX",
         description="Biểu II.06a/VPCP/KSTT (one row per unit and a total) or the per-unit Decision 766 "
         "index estimate for [from, to). CSV: UTF-8 with BOM, one header row; XLSX: laid out like the form.",
@@ -112,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser(
         "ingest",
+        parents=[with_db],
         help="run one source of the sources file once (from its stored cursor)",
         description="Run one source declared in the sources file (connectors/README.md) once, from its stored "
         "cursor; secrets come from the environment variables the file names.",
@@ -253,7 +261,8 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
                 print(f"note: {note}")
         else:
             if args.target not in ("dossiers", "hotline") or args.file is None:
-                print("error: give dossiers or hotline, then FILE (or --mapping MAPPING FILE)", file=sys.stderr)
+                given = f"'{args.target}' is not a target: " if args.target not in (None, "dossiers", "hotline") else ""
+                print(f"error: {given}give dossiers or hotline, then FILE (or --mapping MAPPING FILE)", file=sys.stderr)
                 return 2
             summary = import_csv(db, args.target, args.file, progress=_progress)
     except (ImportFileError, MappingError) as error:

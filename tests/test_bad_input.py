@@ -50,6 +50,10 @@ def test_missing_required_column_is_a_clear_error_and_nothing_is_written(
     ):
         import_text(store, mapping, tmp_path, header + "\n" + row + "\n")
     assert store.scalar("SELECT count(*) FROM hotline_tickets") == 0
+    # A misspelt column is answered with the one it resembles.
+    misspelt = VN_HEADER.replace("Ngày tiếp nhận,", "Ngay tiep nhan,")
+    with pytest.raises(FileReadError, match=r"'hotline_xa'\); did you mean 'Ngay tiep nhan'\?; found: "):
+        import_text(store, mapping, tmp_path, misspelt + "\n" + vn_row("PA-1") + "\n")
     canonical = tmp_path / "canonical.csv"
     canonical.write_text("unit_code,status,received_at\n20194,new,2025-11-03T08:00:00\n", encoding="utf-8")
     with pytest.raises(FileReadError, match="the header has no 'ticket_id' column"):

@@ -114,3 +114,12 @@ def test_reading_a_store_that_does_not_exist_is_an_error_not_a_new_empty_store(t
             proc.stderr == f"error: there is no store at {typo} (check --db or IOC_DB_PATH; an import or the app creates one)\n"
         )
     assert not typo.parent.exists()
+    # --db after the command is the same option.
+    after = run_cli("kpi", "--db", str(typo), "--period", "today")
+    assert after.returncode == 1 and f"there is no store at {typo}" in after.stderr
+
+
+def test_a_mistyped_target_is_named(tmp_path: Path) -> None:
+    proc = run_cli("--db", str(tmp_path / "s.duckdb"), "import", "dossier", str(tmp_path / "d.csv"))
+    assert proc.returncode == 2
+    assert proc.stderr == "error: 'dossier' is not a target: give dossiers or hotline, then FILE (or --mapping MAPPING FILE)\n"

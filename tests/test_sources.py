@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +55,15 @@ def test_a_secret_written_in_the_file_is_refused() -> None:
 def test_an_unknown_kind_is_a_clear_error() -> None:
     with pytest.raises(SourceConfigError, match="kind must be one of file_drop, json_http, open311, simulator, sql"):
         parse_sources({"sources": {"x": {"kind": "ftp"}}}, environ={})
+    with pytest.raises(
+        SourceConfigError, match=re.escape("source 'x': needs kind = \"…\", one of file_drop, json_http, open311")
+    ):
+        parse_sources({"sources": {"x": {"interval_seconds": 5}}}, environ={})
+
+
+def test_a_secret_set_but_empty_is_named_as_empty() -> None:
+    with pytest.raises(SourceConfigError, match="environment variable IOC_SRC_ONESTOP_PASSWORD is set but empty"):
+        load_sources(EXAMPLE, environ={"IOC_SRC_ONESTOP_PASSWORD": "", "IOC_SRC_GOPY_PASSWORD": "g"})
 
 
 def test_retries_back_off_exponentially_up_to_a_bound_and_stop() -> None:
