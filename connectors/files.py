@@ -35,7 +35,7 @@ from connectors.mapping import (
     match_key,
     nfc,
 )
-from ioc.timeutil import now_utc
+from ioc.timeutil import LOCAL_TZ, now_utc
 
 if TYPE_CHECKING:
     from ioc.db import Database
@@ -344,6 +344,14 @@ def _read_xlsx(raw: bytes, name: str, sheet: str | None) -> Table:
 # -- mapped import -------------------------------------------------------------------------------
 
 
+# The outcomes a file report names, as an office reads them.
+_OUTCOMES_VI = {
+    "imported": "đã nhập",
+    "failed": "không nhập được",
+    "already imported: nothing added": "đã nhập trước đó, không thêm gì",
+}
+
+
 @dataclass
 class FileReport:
     """What one file import did: the summary printed by the CLI and written next to a dropped file."""
@@ -363,24 +371,34 @@ class FileReport:
         return text
 
     def report_text(self, outcome: str, error: str | None = None) -> str:
-        lines = [
-            f"file: {self.path.name}",
-            f"outcome: {outcome}",
-            f"at: {now_utc().isoformat(timespec='seconds')}",
+        """The report beside a moved file, for the office that sent it: labels in Vietnamese and English."""
+        lines = []
+        if error:
+            lines += [
+                "Tệp này không nhập được: sửa theo lỗi bên dưới rồi chép lại vào thư mục nguồn, và xóa tệp khỏi failed/ "
+                "khi đã xử lý xong.",
+                "This file could not be imported: correct it as the error says and copy it into the drop folder again, "
+                "and remove it from failed/ once dealt with.",
+                "",
+            ]
+        lines += [
+            f"tệp / file: {self.path.name}",
+            f"kết quả / outcome: {outcome} ({_OUTCOMES_VI.get(outcome, '')})",
+            f"lúc / at: {now_utc().astimezone(LOCAL_TZ).isoformat(timespec='seconds')}",  # Vietnam time, as the office's
         ]
         if error:
-            lines.append(f"error: {error}")
+            lines.append(f"lỗi / error: {error}")
         elif self.encoding:  # read: what it held (a file recognised as already imported is not read again)
             lines += [
-                f"encoding: {self.encoding}",
-                f"rows read: {self.result.rows_read}",
-                f"rows stored (valid rows, merged by key: the newest update of a key wins): {self.log.valid}",
-                f"rows rejected: {len(self.log.rejected)}",
+                f"bảng mã / encoding: {self.encoding}",
+                f"số dòng đọc / rows read: {self.result.rows_read}",
+                f"số dòng hợp lệ / rows stored (valid rows, merged by key: the newest update of a key wins): {self.log.valid}",
+                f"số dòng bị loại / rows rejected: {len(self.log.rejected)}",
             ]
-        lines += [f"note: {note}" for note in self.notes]
+        lines += [f"ghi chú / note: {note}" for note in self.notes]
         reasons = self.log.reasons()
         if reasons:
-            lines.append("reasons (count: reason; every rejected row is in the rejects table):")
+            lines.append("lý do / reasons (count: reason; every rejected row is in the rejects table, with its line):")
             lines += [f"  {count}: {reason}" for reason, count in list(reasons.items())[:30]]
         return "\n".join(lines) + "\n"
 

@@ -189,6 +189,9 @@ def test_dropped_files_are_imported_moved_and_reported(store: Database, tmp_path
     assert (bad_row["_file"], bad_row["_line"]) == ("ngay-03.csv", "3")
     failed = (folder / "failed" / "broken.xlsx.report.txt").read_text(encoding="utf-8")
     assert "outcome: failed" in failed and "not a readable XLSX workbook" in failed
+    # Read by the office that sent it: what to do first, and each label in Vietnamese too.
+    assert failed.startswith("Tệp này không nhập được: sửa theo lỗi bên dưới rồi chép lại vào thư mục nguồn")
+    assert "kết quả / outcome: failed (không nhập được)\n" in failed and "số dòng đọc / rows read: 2\n" in report
     assert not [v for v in PERSONAL_VALUES if v in report or v in stored_text(store)]
 
 
