@@ -328,28 +328,23 @@ def procedure_weights(procedures: pd.DataFrame) -> np.ndarray:
     return weights / weights.sum()
 
 
-def other_sources_problem(db: Database) -> str | None:
-    """Why the simulator must not run on ``db``: it holds rows of other sources (None when it holds none).
+def other_sources_in(db: Database) -> str | None:
+    """The rows ``db`` holds from sources other than the simulator ("import:hotline: 2 hotline tickets; …"), or None.
 
     The simulator makes up dossiers and tickets for the real communes; beside real rows they would count in
     the same figures, so the scheduler and the CLI refuse to start it on such a store.
     """
     counts = db.execute(
-        """SELECT source, count(*), 'dossiers' FROM dossiers WHERE source <> $name GROUP BY source
+        """SELECT source, count(*), 'dossier' FROM dossiers WHERE source <> $name GROUP BY source
            UNION ALL
-           SELECT source, count(*), 'hotline tickets' FROM hotline_tickets WHERE source <> $name GROUP BY source
+           SELECT source, count(*), 'hotline ticket' FROM hotline_tickets WHERE source <> $name GROUP BY source
            ORDER BY 2 DESC, 1, 3""",
         {"name": SOURCE_NAME},
     )
     if not counts:
         return None
-    shown = "; ".join(f"{source}: {count:,} {kind}" for source, count, kind in counts[:3])
-    more = f"; and {len(counts) - 3} more" if len(counts) > 3 else ""
-    return (
-        f"not started: the store holds rows of other sources ({shown}{more}), and the simulator's made-up dossiers "
-        "and tickets for the same communes would count in their figures. Leave the simulator out (delete its table, "
-        "or set IOC_SIMULATOR_ENABLED=false), or give a demo a store of its own (IOC_DB_PATH, or --db)"
-    )
+    shown = "; ".join(f"{source}: {count:,} {kind}{'s' if count != 1 else ''}" for source, count, kind in counts[:3])
+    return shown + (f"; and {len(counts) - 3} more" if len(counts) > 3 else "")
 
 
 class Simulator:

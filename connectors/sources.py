@@ -210,11 +210,15 @@ def resolve_secrets(name: str, options: Mapping[str, Any], environ: Mapping[str,
 
 
 def _simulator(db: Database, config: SourceConfig) -> Connector:
-    from connectors.simulator import Simulator, other_sources_problem
+    from connectors.simulator import Simulator, other_sources_in
 
-    problem = other_sources_problem(db)
-    if problem is not None:
-        raise config.problem(problem)
+    others = other_sources_in(db)
+    if others is not None:
+        raise config.problem(
+            f"not started: the store holds rows of other sources ({others}), and the simulator's made-up dossiers and "
+            "tickets for the same communes would count in their figures. Delete this table (or set "
+            "IOC_SIMULATOR_ENABLED=false), or give a demo a store of its own (IOC_DB_PATH, or --db)"
+        )
     # Always known as "simulator" (its rows' source, its cursor): the scheduler keeps one, and runs it first.
     return Simulator.from_store(
         db,

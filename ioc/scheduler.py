@@ -184,13 +184,16 @@ def _add_default_simulator(db: Database, config: Config, plan: ConnectorPlan) ->
     """The embedded default (no sources file): the built-in simulator, when it is enabled and the store is its own."""
     if not config.simulator_enabled:
         return
-    from connectors.simulator import Simulator, other_sources_problem
+    from connectors.simulator import Simulator, other_sources_in
     from ioc.timeutil import now_utc
 
-    problem = other_sources_problem(db)
-    if problem is not None:
+    others = other_sources_in(db)
+    if others is not None:
         # Not an error of any source: the pages show the stored data, and this says why nothing new arrives.
-        plan.notes.append(f"Bộ mô phỏng không chạy / The simulator is {problem}")
+        plan.notes.append(
+            f"Bộ mô phỏng không chạy / The simulator does not run: the store holds rows of other sources ({others}), "
+            "and its made-up rows would count in their figures. For a demo, give it a store of its own (IOC_DB_PATH)."
+        )
         return
     simulator = Simulator.from_store(
         db,

@@ -252,8 +252,8 @@ def test_the_default_simulator_stays_off_on_a_store_holding_real_rows(
     # The pages show the imported rows; nothing made up joins them, and the console says why.
     assert (plan.connectors, plan.intervals, plan.problems) == ([], {}, [])
     out, err = printed(plan)
-    assert f"The simulator is not started: the store holds rows of other sources ({source}: 2 hotline tickets)" in out
-    assert "IOC_SIMULATOR_ENABLED=false" in out and err == ""
+    assert f"The simulator does not run: the store holds rows of other sources ({source}: 2 hotline tickets)" in out
+    assert "give it a store of its own (IOC_DB_PATH)" in out and err == ""
     assert store.scalar("SELECT count(*) FROM dossiers") == 0
 
 
@@ -263,7 +263,11 @@ def test_a_simulator_table_is_refused_on_a_store_holding_real_rows(store: Databa
     plan = plan_connectors(store, Config.load(sources_file=str(path)))
     assert [connector.name for connector in plan.connectors] == ["offices"]
     [problem] = plan.problems
-    assert f"source 'simulator' (kind simulator): not started: the store holds rows of other sources ({source}: 1" in problem
+    assert (
+        f"source 'simulator' (kind simulator): not started: the store holds rows of other sources ({source}: 1 hotline ticket)"
+        in problem
+    )
+    assert "Delete this table" in problem
     # Shown as the source's error wherever sources are shown, until the table goes.
     assert "made-up dossiers" in health_of(store, "simulator")["last_error"]
     # Run by hand (python -m ioc ingest --source simulator builds it the same way): the same answer, nothing written.
