@@ -578,6 +578,17 @@ def _free_name(folder: Path, name: str) -> Path:
     return candidate
 
 
+def _is_data_file(path: Path) -> bool:
+    """A file a drop folder imports: CSV/TSV/TXT/XLSX, not hidden, not partial (~$ lock), not one of our reports."""
+    name = path.name
+    return (
+        path.is_file()
+        and path.suffix.lower() in FILE_SUFFIXES
+        and not name.startswith((".", "~$"))
+        and not name.endswith(REPORT_SUFFIX)
+    )
+
+
 class FileDropConnector:
     """Imports every CSV/XLSX file put into ``folder``, then moves it to ``processed/`` or ``failed/`` with a report.
 
@@ -622,11 +633,7 @@ class FileDropConnector:
             # Not an outage that passes: a wrong path would otherwise look like a quiet folder forever.
             what = "is not a folder" if self.folder.exists() else "does not exist"
             raise SourceError(f"drop folder {self.folder} {what}: create it or correct 'folder'", retryable=False)
-        dropped = [
-            path
-            for path in self.folder.iterdir()
-            if path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.startswith((".", "~$"))
-        ]
+        dropped = [path for path in self.folder.iterdir() if _is_data_file(path)]
         return sorted(dropped, key=lambda path: (path.stat().st_mtime, path.name))
 
     def _settled(self, path: Path) -> bool:
@@ -654,10 +661,7 @@ class FileDropConnector:
         )
         if not last or last[0][0] != "ok" or not last[0][1]:
             return False
-        failed = self.failed.iterdir() if self.failed.is_dir() else iter(())
-        return not any(
-            path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.endswith(REPORT_SUFFIX) for path in failed
-        )
+        return not (self.failed.is_dir() and any(_is_data_file(path) for path in self.failed.iterdir()))
 
     def batches(self, cursor: str | None) -> Iterator[Batch]:
         seen: list[str] = json.loads(cursor) if cursor else []

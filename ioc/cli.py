@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from connectors.mapping import ROW_LINE
 from ioc.config import Config
 from ioc.db import Database, StoreLockedError
 
 if TYPE_CHECKING:
     from connectors.sources import SourcesFile
+
+IMPORT_TARGETS = ("dossiers", "hotline")  # what `import TARGET FILE` takes (connectors.base.TARGETS)
 
 
 def _parse_date(text: str) -> date:
@@ -260,8 +261,8 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
             for note in summary.notes:
                 print(f"note: {note}")
         else:
-            if args.target not in ("dossiers", "hotline") or args.file is None:
-                given = f"'{args.target}' is not a target: " if args.target not in (None, "dossiers", "hotline") else ""
+            if args.target not in IMPORT_TARGETS or args.file is None:
+                given = f"'{args.target}' is not a target: " if args.target not in (None, *IMPORT_TARGETS) else ""
                 print(f"error: {given}give dossiers or hotline, then FILE (or --mapping MAPPING FILE)", file=sys.stderr)
                 return 2
             summary = import_csv(db, args.target, args.file, progress=_progress)
@@ -422,7 +423,7 @@ def _missing_import_file(args: argparse.Namespace) -> Path | None:
     if args.command != "import":
         return None
     given = args.target if args.mapping is not None else args.file
-    if given is None or (args.mapping is None and args.target not in ("dossiers", "hotline")):
+    if given is None or (args.mapping is None and args.target not in IMPORT_TARGETS):
         return None  # run_import explains what to give
     path = Path(given)
     return None if path.exists() else path
@@ -430,6 +431,8 @@ def _missing_import_file(args: argparse.Namespace) -> Path | None:
 
 def _reject_line(raw: str, reason: str) -> str:
     """A reject as the console shows it: the file's line (and the row's key) first, so the row is easy to find."""
+    from connectors.mapping import ROW_LINE
+
     try:
         row = json.loads(raw)
     except ValueError:
