@@ -10,6 +10,7 @@ import pytest
 from ioc.config import PROJECT_ROOT
 from ioc.db import Database
 from ioc.store import open_store
+from tests.missing import missing
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 
@@ -29,5 +30,5 @@ def store(tmp_path: Path) -> Iterator[Database]:
 def shared_dir() -> Path:
     """../shared, where the larger real samples live; tests that need it skip with the reason when absent."""
     if not SHARED_DIR.is_dir():
-        pytest.skip(f"{SHARED_DIR} is not here: real-data samples are only beside a full checkout (CI has them)")
+        missing(f"{SHARED_DIR} is not here: real-data samples are only beside a full checkout (CI has them)")
     return SHARED_DIR

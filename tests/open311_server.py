@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.local_http import LocalHTTPServer
+from tests.missing import missing
 
 # Boston's server: a time it is given or holds without an offset is Boston wall-clock time.
 BOSTON = ZoneInfo("America/New_York")
@@ -95,7 +96,7 @@ def boston_records(shared_dir: Path) -> list[dict[str, Any]]:
     """The 50 real Boston requests (../shared/data/real/open311-boston/requests.json)."""
     path = shared_dir / "data" / "real" / "open311-boston" / "requests.json"
     if not path.is_file():
-        pytest.skip(f"{path} is not here: the Boston Open311 sample is only beside a full checkout")
+        missing(f"{path} is not here: the Boston Open311 sample is only beside a full checkout")
     return list(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -19,6 +19,7 @@ from ioc.calendar import WorkingCalendar
 from ioc.config import PROJECT_ROOT
 from ioc.db import Database
 from kpis import Period, compute
+from tests.missing import missing
 
 MAPPINGS = PROJECT_ROOT / "mappings"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -88,7 +89,7 @@ def expected_kpis(tickets: list[dict[str, Any]], start: date, end: date) -> dict
 def nyc_csv(shared_dir: Path) -> Path:
     path = shared_dir / "data" / "real" / "nyc-311" / "311_subset.micro.csv"
     if not path.exists():
-        pytest.skip(f"{path} is missing")
+        missing(f"{path} is missing")
     return path
 
 
