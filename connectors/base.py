@@ -231,9 +231,23 @@ def load_reference(db: Database) -> Reference:
     return Reference(units, procedures, calendar_from_store(db), former)
 
 
+# The most of one value a reject keeps: enough to see what was wrong, while a 1 MB cell cannot fill the table.
+RAW_VALUE_CHARS = 2_000
+
+
+def _raw_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= RAW_VALUE_CHARS else f"{text[:RAW_VALUE_CHARS]}… [{len(text):,} characters]"
+
+
 def raw_text(row: Mapping[str, Any]) -> str:
-    """A row as the rejects table keeps it: JSON text of its values, at most 1 MB."""
-    return json.dumps({str(k): (None if v is None else str(v)) for k, v in row.items()}, ensure_ascii=False)[:1_000_000]
+    """A row as the rejects table keeps it: JSON text of its values, each cut to RAW_VALUE_CHARS.
+
+    Cutting values, not the text, keeps it JSON and keeps the file and line at its end (a reject says where).
+    """
+    return json.dumps({str(k): _raw_value(v) for k, v in row.items()}, ensure_ascii=False)
 
 
 def write_batch(

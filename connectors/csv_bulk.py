@@ -18,7 +18,7 @@ import duckdb
 
 from connectors.base import Batch, StagedRows, Target, load_reference
 from connectors.files import canonical_header_names, guess_delimiter, numbered_records, utf16_without_bom
-from connectors.mapping import ROW_FILE, ROW_LINE, guarded_target, nfc
+from connectors.mapping import REQUIRED, ROW_FILE, ROW_LINE, guarded_target, nfc
 from ioc.db import Database, run
 from ioc.timeutil import now_utc
 
@@ -149,8 +149,10 @@ def stage_csv(db: Database, target: Target, path: Path, *, connector: str, inges
     read = read_header(path)
     # As the row-by-row reader (connectors.files.read_canonical_table) reads it.
     header = CsvHeader(canonical_header_names(read.names, target), read.delimiter)
-    if target.primary_key not in header.names:
-        raise BulkUnsupported(f"no {target.primary_key} column")
+    missing = [column for column in REQUIRED[target.name] if column not in header.names]
+    if missing:
+        # The row reader refuses such a file whole, with the names it lacks (connectors.files.read_canonical_table).
+        raise BulkUnsupported(f"no {', '.join(missing)} column")
     suffix = uuid.uuid4().hex[:12]
     raw, staged, fast = f"bulk_raw_{suffix}", f"bulk_staged_{suffix}", f"bulk_fast_{suffix}"
     reference = load_reference(db)

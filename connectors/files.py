@@ -102,17 +102,38 @@ def decode_bytes(raw: bytes, name: str) -> tuple[str, str, list[str]]:
             valid_lines += 1
         except UnicodeDecodeError:
             invalid_lines += 1
-    if valid_lines:
+    if valid_lines >= invalid_lines:
         text = nfc(raw.decode("utf-8", errors="replace"))
         note = f"mixed encoding: {invalid_lines} line(s) are not UTF-8 while {valid_lines} are; their rows are rejected"
         return text, "utf-8 (mixed)", [note]
     try:
-        text = nfc(raw.decode("cp1258"))
+        if valid_lines:
+            # Mostly Windows-1258, a few lines pasted in UTF-8: those lose their non-ASCII bytes to U+FFFD, so
+            # mark_mixed_rows rejects just their rows, and the rest is read as what most of the file is.
+            text = nfc(
+                "\n".join(
+                    line.decode("ascii", errors="replace") if not line.isascii() and _is_utf8(line) else line.decode("cp1258")
+                    for line in raw.split(b"\n")
+                )
+            )
+        else:
+            text = nfc(raw.decode("cp1258"))
     except UnicodeDecodeError:
         raise FileReadError(_unknown_encoding(name)) from None
     if _foreign_share(text) > MAX_FOREIGN_SHARE:
         raise FileReadError(_unknown_encoding(name))
+    if valid_lines:
+        note = f"mixed encoding: {valid_lines} line(s) are UTF-8 while {invalid_lines} are Windows-1258; their rows are rejected"
+        return text, "windows-1258 (mixed)", [note]
     return text, "windows-1258", []
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _decoded(raw: bytes, codec: str, label: str, name: str) -> tuple[str, str, list[str]]:
@@ -256,8 +277,9 @@ def mark_mixed_rows(table: Table) -> None:
         if row.get(ROW_PROBLEM):
             continue
         if any(isinstance(value, str) and "\ufffd" in value for value in row.values()):
+            rest = "Windows-1258" if table.encoding.startswith("windows-1258") else "UTF-8"
             row[ROW_PROBLEM] = (
-                f"line {row[ROW_LINE]}: not UTF-8 like the rest of the file (mixed encoding); correct and send again"
+                f"line {row[ROW_LINE]}: not {rest} like the rest of the file (mixed encoding); correct and send again"
             )
 
 
@@ -650,16 +672,20 @@ class FileDropConnector:
         except (SourceError, OSError):
             return []  # the run itself says what is wrong with the folder
 
-    def refusal_dealt_with(self) -> bool:
-        """The source's last run refused a file, and failed/ no longer holds any file to import (fixed and dropped
-        again, or deleted): the refusal should stop showing as the source's error."""
+    def _last_run_refused(self) -> bool:
+        """The source's last recorded run refused a file: that refusal is the error every screen shows for it."""
         if self.db is None:
             return False
         last = self.db.execute(
             "SELECT status, error FROM ingest_runs WHERE connector = ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
             [self.name],
         )
-        if not last or last[0][0] != "ok" or not last[0][1]:
+        return bool(last) and last[0][0] == "ok" and bool(last[0][1])
+
+    def refusal_dealt_with(self) -> bool:
+        """The source's last run refused a file, and failed/ no longer holds any file to import (fixed and dropped
+        again, or deleted): the refusal should stop showing as the source's error."""
+        if not self._last_run_refused():
             return False
         return not (self.failed.is_dir() and any(_is_data_file(path) for path in self.failed.iterdir()))
 
@@ -685,19 +711,35 @@ class FileDropConnector:
                 else:
                     encoding, rows_read, notes = yield from self._canonical_batches(path, json.dumps(remembered), log)
             except FileReadError as error:
-                destination = _free_name(self.failed, path.name)
-                reason = f"{error} (file moved to failed/{destination.name})"
-                logger.warning("%s: %s", self.name, reason)
-                # The refusal is stored (rejects, and the run's error on every screen) before the file moves.
-                raw = json.dumps({"file": path.name, "moved_to": f"failed/{destination.name}"}, ensure_ascii=False)
-                yield Batch(self._target, (), refused=[(raw, reason)])
-                failed = FileReport(path, "", BatchResult(), log).report_text("failed", str(error))
-                self._move(path, self.failed, failed, destination)
+                yield from self._refuse(path, str(error), log)
+                continue
+            if log.rejected and not log.valid:
+                # Not one row could be stored: most often a wrong layout, or units the store does not know. Like an
+                # unreadable file it goes to failed/ and is the source's error until dealt with; and it is forgotten
+                # (the cursor without it), so once the store knows what was missing the same file can be dropped again.
+                reasons = "; ".join(list(log.reasons())[:2])
+                problem = f"{path.name}: every row was rejected ({len(log.rejected):,}: {reasons})"
+                yield from self._refuse(path, problem, log, json.dumps(seen), encoding)
                 continue
             # Reached only after the writer committed the file's last batch and cursor.
             seen = remembered
             report = FileReport(path, encoding, BatchResult(rows_read=rows_read), log, notes)
             self._move(path, self.processed, report.report_text("imported"))
+            if self._last_run_refused():
+                # A file landed: an earlier refusal is no longer the source's state (a run that stored nothing new,
+                # its rows unchanged, would otherwise leave it on show).
+                yield Batch(self._target, (), settles_refusals=True)
+
+    def _refuse(self, path: Path, problem: str, log: RowLog, cursor: str | None = None, encoding: str = "") -> Iterator[Batch]:
+        """Move a file that could not be imported to failed/ with its report, its refusal stored first."""
+        destination = _free_name(self.failed, path.name)
+        reason = f"{problem} (file moved to failed/{destination.name})"
+        logger.warning("%s: %s", self.name, reason)
+        # The refusal is stored (rejects, and the run's error on every screen) before the file moves.
+        raw = json.dumps({"file": path.name, "moved_to": f"failed/{destination.name}"}, ensure_ascii=False)
+        yield Batch(self._target, (), cursor, refused=[(raw, reason)])
+        failed = FileReport(path, encoding, BatchResult(), log).report_text("failed", problem)
+        self._move(path, self.failed, failed, destination)
 
     def _canonical_batches(self, path: Path, cursor: str, log: RowLog) -> Generator[Batch, None, tuple[str, int, list[str]]]:
         """A canonical file's batches (one staged batch for a large CSV); returns (encoding, rows read, notes)."""

@@ -131,6 +131,10 @@ def clean_text(value: Any, limit: int) -> str | None:
     return text[:limit] if text else None
 
 
+# An ISO 8601 date, with a time or not: the layout parse_timestamp asks for.
+_ISO_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$")
+
+
 def parse_timestamp(value: Any, column: str) -> datetime | None:
     """ISO 8601 (or a datetime); without an offset the time is local Vietnamese time. Returns aware UTC."""
     if _blank(value):
@@ -144,6 +148,9 @@ def parse_timestamp(value: Any, column: str) -> datetime | None:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as error:
+            if _ISO_SHAPE.match(text):
+                # Written right, but no such day or time (31 November, 25:00): the layout is not the problem.
+                raise RowError(column, f"'{text[:40]}' is not a real date-time ({error})") from error
             raise RowError(
                 column,
                 f"'{text[:40]}' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00; "

@@ -374,15 +374,17 @@ def run_ingest(db: Database, args: argparse.Namespace) -> int:
         )
     if result.refused:
         # The rest landed, but a file was refused whole: a script running this must notice.
-        print(f"error: {result.refused} file(s) could not be read and were moved to failed/ (reasons above)", file=sys.stderr)
+        print(f"error: {result.refused} file(s) could not be imported and were moved to failed/ (reasons above)", file=sys.stderr)
         return 1
     if result.rows_read and result.rows_rejected >= result.rows_read and (result.rejects_recorded or args.from_start):
         # Most often a wrong mapping or option: the cursor moved past those rows, so say how to read them again.
         # (Rows an overlap window reads again and rejects again are not news, unless the user asked for a re-read.)
-        print(
-            "error: every row was rejected (reasons in the rejects table); once corrected, run again with --from-start",
-            file=sys.stderr,
+        again = (
+            "correct the file and drop it into the folder again"
+            if isinstance(connector, FileDropConnector)
+            else "once corrected, run again with --from-start"
         )
+        print(f"error: every row was rejected (reasons in the rejects table); {again}", file=sys.stderr)
         return 1
     return 0
 
@@ -439,7 +441,9 @@ def _reject_line(raw: str, reason: str) -> str:
         row = None  # a raw row cut at its size limit
     if isinstance(row, dict) and row.get(ROW_LINE):
         key = row.get("dossier_id") or row.get("ticket_id")
-        return f"  line {row[ROW_LINE]}{f' ({key})' if key else ''}: {reason}"
+        line = f"line {row[ROW_LINE]}"
+        reason = reason.removeprefix(f"{line}: ")  # a reader's own reason may start with the line already
+        return f"  {line}{f' ({key})' if key else ''}: {reason}"
     return f"  {reason}: {raw[:120]}"
 
 

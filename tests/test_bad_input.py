@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,11 @@ def test_a_one_megabyte_text_field_is_cut_not_fatal(store: Database, mapping: So
     report = import_text(store, mapping, tmp_path, csv_text(vn_row("PA-1", title=huge), vn_row("PA-2")))
     assert report.result.rows_upserted == 2
     assert store.scalar("SELECT length(title) FROM hotline_tickets WHERE ticket_id = 'PA-1'") == 500
+    # Rejected, the row is kept cut value by value: still JSON, still saying which line of which file.
+    import_text(store, mapping, tmp_path, csv_text(vn_row("PA-3", title=huge, unit="Phường Không Có")), name="bad.csv")
+    [raw] = [json.loads(raw) for (raw,) in store.execute("SELECT raw_row FROM rejects")]
+    assert (raw["_file"], raw["_line"]) == ("bad.csv", "2")
+    assert raw["Nội dung"].endswith(f"… [{len(huge):,} characters]") and len(raw["Nội dung"]) < 2_100
 
 
 def test_nul_bytes_are_removed_from_text(store: Database, mapping: SourceMapping, tmp_path: Path) -> None:
@@ -201,6 +207,19 @@ def test_mixed_encoding_rejects_only_the_foreign_lines(store: Database, mapping:
     assert tickets(store) == ["PA-1", "PA-2"] and report.result.rows_rejected == 1
     assert reasons(store) == ["line 4: not UTF-8 like the rest of the file (mixed encoding); correct and send again"]
     assert any("mixed encoding" in note for note in report.notes)
+
+
+def test_a_mostly_windows_1258_file_rejects_only_its_utf8_lines(store: Database, mapping: SourceMapping, tmp_path: Path) -> None:
+    from tests.test_files import cp1258_bytes
+
+    legacy = cp1258_bytes(csv_text(vn_row("PA-1", title="Cây đổ"), vn_row("PA-2", title="Ngập nước"), vn_row("PA-3")))
+    pasted = (vn_row("PA-4", title="Đèn hỏng") + "\n").encode("utf-8")  # one row pasted from a UTF-8 file
+    report = import_text(store, mapping, tmp_path, legacy + pasted)
+    # The majority decides: three rows land, with their Vietnamese right, and only the pasted row is rejected.
+    assert tickets(store) == ["PA-1", "PA-2", "PA-3"] and report.result.rows_rejected == 1
+    assert store.execute("SELECT title FROM hotline_tickets WHERE ticket_id = 'PA-1'") == [("Cây đổ",)]
+    assert reasons(store) == ["line 5: not Windows-1258 like the rest of the file (mixed encoding); correct and send again"]
+    assert any("1 line(s) are UTF-8 while 4 are Windows-1258" in note for note in report.notes)
 
 
 def test_a_truncated_file_rejects_its_broken_last_row(store: Database, mapping: SourceMapping, tmp_path: Path) -> None:

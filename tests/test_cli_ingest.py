@@ -168,7 +168,7 @@ def test_a_dropped_file_that_cannot_be_read_is_named_and_the_exit_code_says_so(t
     # The good file landed; the empty one is named with why and where it went, once.
     assert proc.stdout.startswith("offices: 1 rows read, 1 upserted, 0 rejected, 1 file(s) refused (moved to failed/)")
     assert proc.stderr.count("empty.csv is empty (file moved to failed/empty.csv)") == 1, proc.stderr
-    assert "error: 1 file(s) could not be read and were moved to failed/" in proc.stderr
+    assert "error: 1 file(s) could not be imported and were moved to failed/" in proc.stderr
     assert sorted(path.name for path in (drop / "failed").iterdir()) == ["empty.csv", "empty.csv.report.txt"]
 
 

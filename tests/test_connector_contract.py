@@ -309,7 +309,7 @@ def canonical_file_drop_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     def bad_row() -> BadRow:
         drop(["H48.20242-251104-0001,20242,processing,online,2025-11-31T08:00:00,,2025-11-04T08:00:00,\n"])
-        return BadRow("received_at: '2025-11-31T08:00:00' is not a date-time")
+        return BadRow("received_at: '2025-11-31T08:00:00' is not a real date-time (day is out of range for month)")
 
     return ContractCase(DOSSIERS, make, change, bad_row, lambda: {f"H48.20242-251103-{n:04d}" for n in range(1, 9)})
 

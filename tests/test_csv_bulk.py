@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,27 @@ def test_a_header_in_other_case_and_spacing_is_read_as_the_canonical_one_by_both
         assert db.execute("SELECT * EXCLUDE (ingested_at) FROM dossiers ORDER BY dossier_id") == expected
     finally:
         db.close()
+
+
+def test_a_large_file_without_a_required_column_is_refused_whole_as_a_small_one_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_codes: tuple[list[str], str]
+) -> None:
+    from connectors.files import FileReadError
+
+    # Ordinary rows only, so that nothing else sends the file to the row reader.
+    ordinary = _rows(*reference_codes)[:400]
+    rows = [[value for column, value in zip(HEADER, row, strict=True) if column != "unit_code"] for row in ordinary]
+    csv_path = tmp_path / "no-unit.csv"
+    _write_csv(csv_path, rows, header=[column for column in HEADER if column != "unit_code"], blank_lines=False)
+    for threshold in (0, 1 << 62):  # the bulk reader, then the row reader
+        monkeypatch.setattr(csv_bulk, "BULK_MIN_BYTES", threshold)
+        db = open_store(tmp_path / f"store-{threshold}.duckdb")
+        try:
+            with pytest.raises(FileReadError, match=re.escape("no-unit.csv: the header has no 'unit_code' column")):
+                import_csv(db, "dossiers", csv_path)
+            assert db.scalar("SELECT count(*) FROM rejects") == 0  # not one reject per row
+        finally:
+            db.close()
 
 
 def test_bulk_rejects_carry_the_line_and_no_column_outside_the_model(

@@ -236,6 +236,48 @@ def test_a_failed_file_stops_being_the_sources_error_once_failed_holds_no_file(s
     assert store.scalar("SELECT count(*) FROM rejects") == 2  # both refusals stay on record
 
 
+def test_a_file_whose_every_row_is_rejected_goes_to_failed_and_can_be_dropped_again(store: Database, tmp_path: Path) -> None:
+    folder, connector = make_drop(tmp_path, store)
+
+    def health() -> dict[str, object]:
+        return next(item for item in connector_health(store) if item["connector"] == connector.name)
+
+    wrong = vn_csv(vn_row("PA-1", unit="Phường Không Có"), vn_row("PA-2", unit="Phường Không Có"))
+    (folder / "sai-don-vi.csv").write_text(wrong, encoding="utf-8")
+    run_connector(store, connector)
+    # Not "imported": nothing of it could be stored, so it is the source's error and the office's to correct.
+    assert sorted(path.name for path in (folder / "failed").iterdir()) == ["sai-don-vi.csv", "sai-don-vi.csv.report.txt"]
+    assert source_status(health()) == "error"
+    assert "sai-don-vi.csv: every row was rejected (2: unit_code (Đơn vị): 'Phường Không Có' is not a known unit" in str(
+        health()["last_error"]
+    )
+    report = (folder / "failed" / "sai-don-vi.csv.report.txt").read_text(encoding="utf-8")
+    assert "kết quả / outcome: failed" in report and "2: unit_code (Đơn vị): 'Phường Không Có' is not a known unit" in report
+    assert store.scalar("SELECT count(*) FROM rejects") == 3  # both rows, and the file
+    # Dropped again (once the store knows the unit, say), it is read again, not skipped as already imported.
+    (folder / "failed" / "sai-don-vi.csv").rename(folder / "sai-don-vi.csv")
+    run_connector(store, connector)
+    assert (folder / "failed" / "sai-don-vi-2.csv").exists() and not (folder / "processed").exists()  # its report kept the name
+
+
+def test_a_file_that_lands_ends_an_earlier_refusal_even_when_its_rows_are_stored_already(store: Database, tmp_path: Path) -> None:
+    folder, connector = make_drop(tmp_path, store)
+
+    def health() -> dict[str, object]:
+        return next(item for item in connector_health(store) if item["connector"] == connector.name)
+
+    (folder / "ngay-03.csv").write_text(vn_csv(vn_row("PA-1"), vn_row("PA-2")), encoding="utf-8")
+    run_connector(store, connector)
+    (folder / "empty.csv").write_text("", encoding="utf-8")
+    run_connector(store, connector)
+    assert source_status(health()) == "error"
+    # The same rows again, in another file (another order): nothing new to store, but a file landed.
+    (folder / "ngay-03-lai.csv").write_text(vn_csv(vn_row("PA-2"), vn_row("PA-1")), encoding="utf-8")
+    run_connector(store, connector)
+    assert (folder / "processed" / "ngay-03-lai.csv").exists() and (folder / "failed" / "empty.csv").exists()
+    assert health()["last_error"] is None
+
+
 def test_a_missing_drop_folder_is_an_error_not_a_quiet_folder(store: Database, tmp_path: Path) -> None:
     connector = FileDropConnector(tmp_path / "no-such-folder", load_mapping(write_mapping(tmp_path)), db=store)
     with pytest.raises(SourceError, match="no-such-folder does not exist: create it or correct 'folder'"):

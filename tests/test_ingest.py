@@ -30,6 +30,7 @@ def test_new_rows_land_and_bad_rows_are_rejected_with_a_reason(store: Database) 
         dossier("A"),
         dossier("B", unit_code="99999"),
         dossier("C", received_at="not a date"),
+        dossier("C2", received_at="2025-11-31T08:00:00"),  # ISO, but no such day
         dossier("D", status="resolved"),
         dossier("E", status="11"),
         dossier("F", status="resolved", finished_at="2025-11-01T08:00:00"),
@@ -37,7 +38,7 @@ def test_new_rows_land_and_bad_rows_are_rejected_with_a_reason(store: Database) 
         dossier("G", status="processing", finished_at="2025-11-04T08:00:00"),
     ]
     result = ingest_batches(store, "test", [Batch(DOSSIERS, rows, cursor="1")])
-    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (8, 1, 7)
+    assert (result.rows_read, result.rows_upserted, result.rows_rejected) == (9, 1, 8)
     assert [r for (r,) in store.execute("SELECT dossier_id FROM dossiers")] == ["A"]
     reasons = sorted(reason for (reason,) in store.execute("SELECT reason FROM rejects"))
     assert reasons == sorted(
@@ -45,6 +46,7 @@ def test_new_rows_land_and_bad_rows_are_rejected_with_a_reason(store: Database) 
             "unit_code: '99999' is not a known unit",
             "received_at: 'not a date' is not a date-time (expected ISO 8601, e.g. 2025-07-02T08:30:00; "
             "other layouts such as 02/07/2025 need a mapping's date_formats)",
+            "received_at: '2025-11-31T08:00:00' is not a real date-time (day is out of range for month)",
             "finished_at: missing for a dossier whose status is resolved",
             "status: '11' is neither a status name nor a code 1-10",
             "finished_at: before received_at",
