@@ -29,7 +29,9 @@
     return date.toLocaleTimeString(isEnglish() ? "en-GB" : "vi-VN", options);
   }
   function dateText(date) {
-    var options = { weekday: "long", day: "2-digit", month: "2-digit", year: "numeric", timeZone: ZONE };
+    // English spells the month (03/12 reads as March 12 to many English readers), as the server's texts do.
+    var month = isEnglish() ? "short" : "2-digit";
+    var options = { weekday: "long", day: isEnglish() ? "numeric" : "2-digit", month: month, year: "numeric", timeZone: ZONE };
     return date.toLocaleDateString(isEnglish() ? "en-GB" : "vi-VN", options);
   }
 
@@ -73,8 +75,9 @@
   function sinceText(date) {
     // The time, and the day as well once the outage has crossed midnight (a TV may stay cut off for days).
     var locale = isEnglish() ? "en-GB" : "vi-VN";
-    var day = date.toLocaleDateString(locale, { day: "2-digit", month: "2-digit", timeZone: ZONE });
-    var today = new Date().toLocaleDateString(locale, { day: "2-digit", month: "2-digit", timeZone: ZONE });
+    var shape = isEnglish() ? { day: "numeric", month: "short", timeZone: ZONE } : { day: "2-digit", month: "2-digit", timeZone: ZONE };
+    var day = date.toLocaleDateString(locale, shape);
+    var today = new Date().toLocaleDateString(locale, shape);
     return timeText(date, false) + (day === today ? "" : " " + day);
   }
   function showLost() {

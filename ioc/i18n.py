@@ -58,14 +58,14 @@ _LABELS: dict[str, tuple[str, str]] = {
     "tile.of_resolved": ("trên {n} hồ sơ đã giải quyết", "of {n} resolved dossiers"),
     "status.good": ("Tốt", "Good"),
     "status.watch": ("Cần theo dõi", "Watch"),
-    "status.bad": ("Chậm", "Poor"),
+    "status.bad": ("Kém", "Poor"),
     "status.no_data": ("Chưa đủ dữ liệu", "Not enough data"),
     "ranking.title": ("Xếp hạng đúng hạn tháng này", "On-time ranking this month"),
     "ranking.rank": ("Hạng", "Rank"),
     "ranking.unit": ("Đơn vị", "Unit"),
     "ranking.on_time_rate": ("Đúng hạn", "On time"),
     "ranking.resolved": ("Đã giải quyết", "Resolved"),
-    "ranking.overdue": ("Quá hạn", "Overdue"),
+    "ranking.overdue": ("Đang quá hạn", "Overdue now"),
     "ranking.best": ("Cao nhất", "Highest"),
     "ranking.worst": ("Thấp nhất", "Lowest"),
     "ranking.empty": ("Chưa có hồ sơ giải quyết trong tháng.", "No dossier resolved this month yet."),
@@ -138,7 +138,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.map_inset": ("Đặc khu Hoàng Sa (ô phụ, không theo tỷ lệ)", "Hoàng Sa special zone (inset, not to scale)"),
     "wall.legend_good": ("Tốt ≥ {good}", "Good ≥ {good}"),
     "wall.legend_watch": ("Theo dõi ≥ {watch}", "Watch ≥ {watch}"),
-    "wall.legend_bad": ("Chậm < {watch}", "Poor < {watch}"),
+    "wall.legend_bad": ("Kém < {watch}", "Poor < {watch}"),
     "wall.legend_no_data": ("Chưa đủ dữ liệu", "Not enough data"),
     "wall.legend_selected": ("Đơn vị đang xem", "This unit"),
     "wall.status_watch_short": ("Theo dõi", "Watch"),
@@ -149,6 +149,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.hotline_overdue": ("Quá hạn", "Overdue"),
     "wall.hotline_none": ("Không có phản ánh nào đang chờ trả lời.", "No hotline item is waiting for an answer."),
     "wall.alerts": ("Cảnh báo", "Alerts"),
+    "wall.alerts_none": ("Không có cảnh báo về hồ sơ", "No dossier alerts"),
     "wall.alert_overdue": ("Quá hạn lúc này", "Overdue now"),
     "wall.alert_at_risk": ("Sắp đến hạn tăng cao", "At-risk spike"),
     "wall.alert_stale": ("Nguồn lỗi hoặc chậm cập nhật", "Sources failing or stale"),
@@ -175,7 +176,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wall.hotline_title": ("Phản ánh chưa trả lời", "Open hotline items"),
     "wall.ticket": ("Mã", "Ticket"),
     "wall.field": ("Lĩnh vực", "Field"),
-    "wall.urgency": ("Mức độ", "Urgency"),
     "wall.age": ("Đã chờ", "Waiting"),
     "wall.age_hours": ("{n} giờ", "{n} h"),
     "wall.age_days": ("{n} ngày", "{n} d"),
@@ -237,12 +237,25 @@ def format_percent(rate: float | None, lang: str = DEFAULT_LANG, decimals: int =
 
 
 def format_data_time(moment: datetime | None, lang: str = DEFAULT_LANG) -> str:
-    """Local wall-clock time of ``moment``: 14:32:05 23/11/2026 (vi) or 14:32:05 2026-11-23 (en)."""
+    """Local wall-clock time of ``moment``: 14:32:05 23/11/2026 (vi) or 14:32:05 23 Nov 2026 (en).
+
+    English spells the month: 03/12 reads as 3 December in Vietnam and as March 12 to many English readers.
+    """
     if moment is None:
         return t("data_time.none", lang)
     local = moment.astimezone(LOCAL_TZ)
-    day = local.strftime("%Y-%m-%d") if normalize_lang(lang) == "en" else local.strftime("%d/%m/%Y")
-    return f"{local:%H:%M:%S} {day}"
+    return f"{local:%H:%M:%S} {format_date(local.date(), lang)}"
+
+
+def format_minute(moment: datetime, lang: str = DEFAULT_LANG) -> str:
+    """Local time of ``moment`` to the minute: 10:00 17/11/2026 (vi) or 10:00 17 Nov 2026 (en)."""
+    local = moment.astimezone(LOCAL_TZ)
+    return f"{local:%H:%M} {format_date(local.date(), lang)}"
+
+
+def format_date(day: date, lang: str = DEFAULT_LANG) -> str:
+    """23/11/2026 (vi) or 23 Nov 2026 (en: the month spelt, as format_day)."""
+    return f"{day.day} {day:%b %Y}" if normalize_lang(lang) == "en" else day.strftime("%d/%m/%Y")
 
 
 def format_duration(seconds: float | None, lang: str = DEFAULT_LANG) -> str:
@@ -264,4 +277,5 @@ def format_duration(seconds: float | None, lang: str = DEFAULT_LANG) -> str:
 
 
 def format_day(day: date, lang: str = DEFAULT_LANG) -> str:
-    return day.strftime("%d/%m") if normalize_lang(lang) == "vi" else day.strftime("%b %d")
+    """A day without its year: 04/12 (vi) or 4 Dec (en, the month spelt, as format_data_time)."""
+    return day.strftime("%d/%m") if normalize_lang(lang) == "vi" else f"{day.day} {day:%b}"

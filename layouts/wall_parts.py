@@ -12,11 +12,18 @@ import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from ioc.i18n import format_data_time, format_duration, format_number, format_percent, normalize_lang, t
-from ioc.timeutil import LOCAL_TZ
+from ioc.i18n import (
+    format_data_time,
+    format_day,
+    format_duration,
+    format_minute,
+    format_number,
+    format_percent,
+    normalize_lang,
+    t,
+)
 from ioc.web import CLOCK_INTERVAL, VERSION_STORE, data_health
 from kpis import REGISTRY, status_of, thresholds_of
-from kpis.breakdown import URGENCY_LABELS_VI
 from layouts import wall_svg
 from layouts.components import SOURCE_BADGE, STATUS_ICON, kpi_status, kpi_tile, page_id, status_badge
 
@@ -250,7 +257,7 @@ def change_title(until: datetime | None, lang: str) -> str | None:
     """The tile's tooltip: the exact moment the previous figures stand at (None when compared whole)."""
     if until is None:
         return None
-    return t("wall.change_until", lang, when=until.astimezone(LOCAL_TZ).strftime("%H:%M %d/%m/%Y"))
+    return t("wall.change_until", lang, when=format_minute(until, lang))
 
 
 def wall_tiles(module_name: str, snapshot: dict[str, Any], lang: str) -> list[html.Div]:
@@ -518,6 +525,9 @@ def unit_alerts(alerts: dict[str, list[dict[str, Any]]], lang: str, shown: int =
                 className=f"alert-item alert-{key}",
             )
         )
+    if not parts:
+        # An empty strip under its title reads as broken from across the room: say that all is quiet.
+        return [html.Span(["✓ ", t("wall.alerts_none", lang)], className="alert-none")]
     return parts
 
 
@@ -569,7 +579,7 @@ def dossier_list(table_id: str, dossiers: pd.DataFrame, total: int, lang: str, r
             badge = html.Span(["✕ ", when], className="badge badge-bad")
         else:
             badge = html.Span(
-                ["▲ ", t("wall.due_on", lang, day=item["due_date"].strftime("%d/%m"))], className="badge badge-watch"
+                ["▲ ", t("wall.due_on", lang, day=format_day(item["due_date"], lang))], className="badge badge-watch"
             )
         # The procedure has the width to be read, the code (for a call) below it.
         procedure = str(item["procedure"] or item["procedure_code"] or "")
@@ -586,10 +596,11 @@ def dossier_list(table_id: str, dossiers: pd.DataFrame, total: int, lang: str, r
     )
 
 
-def _list_row(title: str, sub: str, badge: Any, sub_class: str = "") -> html.Tr:
-    """A row of a wall list: a title over a muted line, both cut with an ellipsis, and the badge column."""
+def _list_row(title: str, sub: str, badge: Any, sub_class: str = "", flag: html.Span | None = None) -> html.Tr:
+    """A row of a wall list: a title (after its ``flag``) over a muted line, both cut with an ellipsis, and the badge column."""
+    heading: Any = [flag, " ", _shorten(title, 80)] if flag is not None else _shorten(title, 80)
     text = html.Td(
-        [html.Div(_shorten(title, 80), className="list-title"), html.Div(sub, className=f"list-sub {sub_class}".strip())],
+        [html.Div(heading, className="list-title"), html.Div(sub, className=f"list-sub {sub_class}".strip())],
         className="list-text",
     )
     return html.Tr([text, html.Td(badge, className="list-badge")])
@@ -620,19 +631,18 @@ def hotline_list(table_id: str, items: pd.DataFrame, total: int, lang: str, rows
     body = []
     for _, item in items.head(rows).iterrows():
         urgency = str(item["urgency"] or "normal")
-        urgency_text = t(f"wall.urgency_{urgency}", lang) if urgency in URGENCY_LABELS_VI else urgency
         age: list[Any] = [html.Span(_age_text(item["age_hours"], lang), className="list-age")]
         if item["overdue"]:
             age.insert(0, html.Span(["✕ ", t("wall.overdue_mark", lang)], className="badge badge-bad"))
-        body.append(_list_row(str(item["title"] or ""), f"{item['ticket_id']} · {item['field'] or ''} · {urgency_text}", age))
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th(f"{t('wall.ticket', lang)} · {t('wall.field', lang)} · {t('wall.urgency', lang)}"),
-                html.Th(t("wall.age", lang)),
-            ]
+        # Urgent and quick items come first (kpis.lists): a word before the title says why. Normal, most items,
+        # says nothing, which leaves the line below the width for the code and the whole field.
+        flag = (
+            html.Span(t(f"wall.urgency_{urgency}", lang), className="badge badge-urgency")
+            if urgency in ("urgent", "quick")
+            else None
         )
-    )
+        body.append(_list_row(str(item["title"] or ""), f"{item['ticket_id']} · {item['field'] or ''}", age, flag=flag))
+    head = html.Thead(html.Tr([html.Th(f"{t('wall.ticket', lang)} · {t('wall.field', lang)}"), html.Th(t("wall.age", lang))]))
     return html.Div(
         [
             html.Table([head, html.Tbody(body)], className="wall-list wall-list-hotline"),
