@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +190,45 @@ def test_the_field_panel_counts_the_fields_it_has_no_line_for() -> None:
     assert len(four) == 4 and "Lĩnh vực 2" in four[2]
     assert "+ 3 lĩnh vực khác: 6 phản ánh" in four[3]  # 3 + 2 + 1 open items in the three without a line
     assert "+ 3 more fields: 6 open" in lines(4, "en")[3]
+
+
+def test_an_empty_alert_strip_says_all_is_quiet_and_english_dates_spell_the_month() -> None:
+    from plotly.utils import PlotlyJSONEncoder
+
+    from ioc.i18n import format_data_time, format_day
+    from layouts.wall_parts import unit_alerts
+
+    def text(parts: list) -> str:
+        return json.dumps(parts, cls=PlotlyJSONEncoder, ensure_ascii=False)
+
+    assert "Không có cảnh báo về hồ sơ" in text(unit_alerts({}, "vi"))
+    assert "No dossier alerts" in text(unit_alerts({"overdue": [], "at_risk_spike": []}, "en"))
+    assert "No dossier alerts" not in text(unit_alerts({"overdue": [{"name": "Hải Vân", "count": 2}]}, "en"))
+    # 03/12 is 3 December in Vietnam and March 12 to many English readers: English spells the month.
+    moment = datetime(2026, 12, 3, 15, 1, 58, tzinfo=UTC)
+    assert (format_data_time(moment, "vi"), format_data_time(moment, "en")) == ("22:01:58 03/12/2026", "22:01:58 3 Dec 2026")
+    assert (format_day(date(2026, 12, 4), "vi"), format_day(date(2026, 12, 4), "en")) == ("04/12", "4 Dec")
+
+
+def test_the_hotline_list_says_urgency_as_a_word_and_keeps_its_second_line_short() -> None:
+    import pandas as pd
+    from plotly.utils import PlotlyJSONEncoder
+
+    from layouts.wall_parts import hotline_list
+
+    items = pd.DataFrame(
+        {
+            "ticket_id": ["PA-1", "PA-2", "PA-3"],
+            "field": ["An toàn giao thông", "Môi trường", "Hạ tầng đô thị"],
+            "urgency": ["urgent", "quick", "normal"],
+            "title": ["Xe đỗ sai", "Mùi hôi", "Đèn hỏng"],
+            "age_hours": [5.0, 30.0, 200.0],
+            "overdue": [False, False, True],
+        }
+    )
+    tree = json.dumps(hotline_list("h", items, 3, "vi", 3), cls=PlotlyJSONEncoder, ensure_ascii=False)
+    assert tree.count("badge-urgency") == 2 and '"Khẩn"' in tree and '"Nhanh"' in tree and '"Thường"' not in tree
+    assert '"PA-1 · An toàn giao thông"' in tree  # code and field, the urgency no longer cut off at their end
 
 
 def test_a_ranking_with_no_unit_to_rank_says_so(db: Database) -> None:
@@ -483,6 +522,12 @@ def test_a_busy_communes_wall_holds_its_lists_at_1080p_and_4k(dash_duo, app: das
             assert len(shown) >= 3 and len(dash_duo.find_elements("#wall-commune-hotline-table .badge-bad")) == len(shown)
             more = "khác" if not search else "more"
             dash_duo.wait_for_contains_text("#wall-commune-hotline-fields .list-more", more, timeout=5)
+            # Every field's bar on one scale: the same start and the same track, whatever the count beside it.
+            tracks = dash_duo.driver.execute_script(
+                "return Array.from(document.querySelectorAll('#wall-commune-hotline-fields .field-bars')).map("
+                "function (e) { var r = e.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.width)]; })"
+            )
+            assert len(tracks) >= 2 and len({tuple(track) for track in tracks}) == 1, tracks
             _assert_fits(dash_duo.driver)
     assert dash_duo.get_logs() == []
 
