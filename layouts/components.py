@@ -211,12 +211,17 @@ def flow_figure(flow: pd.DataFrame, lang: str, dark: bool = False) -> go.Figure:
         font={"color": text_colour, "size": 18 if dark else 13},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         xaxis={"type": "category", "tickangle": 0, "nticks": 10, "gridcolor": grid_colour},
-        yaxis={"gridcolor": grid_colour, "rangemode": "tozero"},
+        # Counts: with a handful a day Plotly would tick 0.2, 0.4, …; whole steps then (a unit such as Hoàng Sa).
+        yaxis={"gridcolor": grid_colour, "rangemode": "tozero", **({"dtick": 1} if _peak(flow) <= 5 else {})},
         bargap=0.25,
         uirevision="flow",  # keep zoom and legend toggles across refreshes
         separators=".," if lang == "en" else ",.",
     )
     return figure
+
+
+def _peak(flow: pd.DataFrame) -> int:
+    return int(max(flow["received"].max(), flow["resolved"].max())) if len(flow) else 0
 
 
 # The office pages' flow chart height; its width follows the panel.

@@ -231,6 +231,18 @@ def test_the_hotline_list_says_urgency_as_a_word_and_keeps_its_second_line_short
     assert '"PA-1 · An toàn giao thông"' in tree  # code and field, the urgency no longer cut off at their end
 
 
+def test_the_flow_chart_ticks_whole_dossiers_when_a_unit_has_few() -> None:
+    import pandas as pd
+
+    from layouts.components import flow_figure
+
+    def flow(peak: int) -> pd.DataFrame:
+        return pd.DataFrame({"day": [date(2026, 11, 4), date(2026, 11, 5)], "received": [0, peak], "resolved": [1, 0]})
+
+    assert flow_figure(flow(1), "vi").layout.yaxis.dtick == 1  # not 0,2 0,4 … for one dossier (Hoàng Sa)
+    assert flow_figure(flow(1_600), "vi").layout.yaxis.dtick is None  # Plotly's own steps for a city
+
+
 def test_a_ranking_with_no_unit_to_rank_says_so(db: Database) -> None:
     import pandas as pd
 
