@@ -84,6 +84,7 @@ _LABELS: dict[str, tuple[str, str]] = {
         "“{code}” is {name}, not a commune, ward or special zone: these pages are for commune-level units only.",
     ),
     "commune.back": ("Về trang toàn thành phố", "Back to the city overview"),
+    "commune.wall": ("Màn hình tường của đơn vị", "This unit's wall screen"),
     "commune.rank": ("Hạng {rank}/{total} về tỷ lệ đúng hạn tháng này", "Ranked {rank} of {total} by on-time rate this month"),
     "commune.not_ranked": (
         "Chưa xếp hạng: dưới 5 hồ sơ đã giải quyết tháng này",

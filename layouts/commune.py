@@ -91,7 +91,16 @@ def layout(unit_code: str | None = None, lang: str | None = None, **_query: Any)
     return html.Div(
         [
             dcc.Store(id=PARAMS, data={"lang": lang, "unit_code": code}),
-            dcc.Link("← " + t("commune.back", lang), href=with_lang("/", lang), className="back-link"),
+            html.Div(
+                [
+                    dcc.Link("← " + t("commune.back", lang), href=with_lang("/", lang), className="back-link"),
+                    # The unit's own wall (the lists of overdue dossiers and open tickets), for a chair to open or cast.
+                    dcc.Link(
+                        t("commune.wall", lang) + " →", href=with_lang(f"/wall/commune/{code}", lang), className="back-link"
+                    ),
+                ],
+                className="page-links",
+            ),
             html.Div(
                 [
                     html.H1(snapshot["unit"]["full_name"], className="page-title", id=TITLE),

@@ -103,6 +103,12 @@ def test_commune_page_shows_its_full_name(app: dash.Dash) -> None:
     assert "Phường Hải Vân" in render_page(app, "/commune/20194")
 
 
+def test_commune_page_links_to_its_own_wall_in_its_language(app: dash.Dash) -> None:
+    assert '"/wall/commune/20194"' in render_page(app, "/commune/20194")
+    english = render_page(app, "/commune/20194", "?lang=en")
+    assert '"/wall/commune/20194?lang=en"' in english and "This unit's wall screen" in english
+
+
 def test_unknown_commune_is_a_clear_message_not_an_error(app: dash.Dash) -> None:
     assert t("commune.not_found", "vi", code="99999") in render_page(app, "/commune/99999")
 
