@@ -14,7 +14,7 @@ import sys
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from connectors.mapping import (
     match_key,
     nfc,
 )
+from ioc.health import refusal_on_show
 from ioc.timeutil import LOCAL_TZ, now_utc
 
 if TYPE_CHECKING:
@@ -428,15 +429,7 @@ class FileReport:
 def read_mapped_table(path: Path, mapping: SourceMapping) -> Table:
     """Read ``path`` for ``mapping``: header names matched case-insensitively, required columns checked."""
     table = read_table(path, sheet=mapping.sheet, delimiter=mapping.delimiter)
-    by_key = {match_key(column): column for column in table.header if column}
-    rename = {
-        by_key[match_key(wanted)]: wanted
-        for wanted in mapping.reads
-        if wanted not in table.header and match_key(wanted) in by_key
-    }
-    if rename:
-        table.rows = [{rename.get(key, key): value for key, value in row.items()} for row in table.rows]
-        table.header = [rename.get(column, column) for column in table.header]
+    _rename_columns(table, _header_renames(table.header, mapping.reads))
     present = set(table.header)
     for canonical, sources in mapping.required_columns().items():
         if not present & set(sources):
@@ -478,29 +471,35 @@ def _column_list(columns: Sequence[str], limit: int) -> str:
     return ", ".join(shown)
 
 
-def canonical_header_names(names: Sequence[str], target: Target) -> list[str]:
-    """The header with each name that is a canonical column but for case and spacing ("Dossier_ID ") written as it.
+def _header_renames(header: Sequence[str], wanted: Iterable[str]) -> dict[str, str]:
+    """Header names that are a wanted name but for case and spacing ("Dossier_ID ") -> that name.
 
-    A name whose canonical spelling is also in the header stays as it is: the canonical column is the one read.
+    A wanted name the header already holds is left alone: that column is the one read.
     """
-    canonical = {match_key(column): column for column in target.columns}
-    present = set(names)
-    renamed = []
-    for name in names:
-        wanted = canonical.get(match_key(name))
-        renamed.append(wanted if wanted is not None and wanted != name and wanted not in present else name)
-    return renamed
+    present = set(header)
+    by_key = {match_key(column): column for column in header if column}
+    return {by_key[match_key(name)]: name for name in wanted if name not in present and match_key(name) in by_key}
+
+
+def _rename_columns(table: Table, rename: Mapping[str, str]) -> None:
+    if rename:
+        table.rows = [{rename.get(key, key): value for key, value in row.items()} for row in table.rows]
+        table.header = [rename.get(column, column) for column in table.header]
+
+
+def canonical_header_names(names: Sequence[str], target: Target) -> list[str]:
+    """The header as the canonical readers read it: names matched to the canonical columns as a mapping's are."""
+    rename = _header_renames(names, target.columns)
+    return [rename.get(name, name) for name in names]
 
 
 def read_canonical_table(path: Path, target: Target) -> Table:
     """``read_table`` for a file whose header uses the canonical column names; FileReadError without a required column."""
     table = read_table(path)
-    header = canonical_header_names(table.header, target)
-    if header != table.header:
-        rename = {old: new for old, new in zip(table.header, header, strict=True) if old != new}
-        table.rows = [{rename.get(key, key): value for key, value in row.items()} for row in table.rows]
+    rename = _header_renames(table.header, target.columns)
+    if rename:
         table.notes.append("header names read as the canonical ones: " + ", ".join(f"{a} → {b}" for a, b in rename.items()))
-        table.header = header
+    _rename_columns(table, rename)
     missing = [column for column in REQUIRED[target.name] if column not in table.header]
     if missing:
         # A file without one of these would have every row rejected for it: refuse the file once instead.
@@ -674,13 +673,7 @@ class FileDropConnector:
 
     def _last_run_refused(self) -> bool:
         """The source's last recorded run refused a file: that refusal is the error every screen shows for it."""
-        if self.db is None:
-            return False
-        last = self.db.execute(
-            "SELECT status, error FROM ingest_runs WHERE connector = ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
-            [self.name],
-        )
-        return bool(last) and last[0][0] == "ok" and bool(last[0][1])
+        return self.db is not None and refusal_on_show(self.db, self.name)
 
     def refusal_dealt_with(self) -> bool:
         """The source's last run refused a file, and failed/ no longer holds any file to import (fixed and dropped

@@ -248,24 +248,23 @@ def run_import(db: Database, args: argparse.Namespace) -> int:
     from connectors.mapping import MappingError, load_mapping
     from ioc.csv_import import ImportFileError, import_csv
 
+    path = _import_file(args)
+    if path is None:
+        if args.mapping is not None:
+            problem = "with --mapping give only FILE (the mapping names the target)" if args.file else "give the FILE to import"
+        else:
+            given = f"'{args.target}' is not a target: " if args.target not in (None, *IMPORT_TARGETS) else ""
+            problem = f"{given}give dossiers or hotline, then FILE (or --mapping MAPPING FILE)"
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     summary: Any
     try:
         if args.mapping is not None:
-            if args.file is not None:
-                print("error: with --mapping give only FILE (the mapping names the target)", file=sys.stderr)
-                return 2
-            if args.target is None:
-                print("error: give the FILE to import", file=sys.stderr)
-                return 2
-            summary = import_file(db, Path(args.target), load_mapping(args.mapping), progress=_progress)
+            summary = import_file(db, path, load_mapping(args.mapping), progress=_progress)
             for note in summary.notes:
                 print(f"note: {note}")
         else:
-            if args.target not in IMPORT_TARGETS or args.file is None:
-                given = f"'{args.target}' is not a target: " if args.target not in (None, *IMPORT_TARGETS) else ""
-                print(f"error: {given}give dossiers or hotline, then FILE (or --mapping MAPPING FILE)", file=sys.stderr)
-                return 2
-            summary = import_csv(db, args.target, args.file, progress=_progress)
+            summary = import_csv(db, args.target, path, progress=_progress)
     except (ImportFileError, MappingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -420,15 +419,11 @@ def _store_problem(path: Path, error: duckdb.IOException) -> str:
     return f"cannot open the store {path}: {str(error).removeprefix('IO Error: ')}"
 
 
-def _missing_import_file(args: argparse.Namespace) -> Path | None:
-    """The file ``import`` was given when it does not exist (checked before a store is opened or created)."""
-    if args.command != "import":
-        return None
-    given = args.target if args.mapping is not None else args.file
-    if given is None or (args.mapping is None and args.target not in IMPORT_TARGETS):
-        return None  # run_import explains what to give
-    path = Path(given)
-    return None if path.exists() else path
+def _import_file(args: argparse.Namespace) -> Path | None:
+    """The file an ``import`` names, or None when its arguments do not name one as they should (run_import says how)."""
+    if args.mapping is not None:  # import --mapping MAPPING FILE: FILE comes first of the two optional positionals
+        return Path(args.target) if args.target is not None and args.file is None else None
+    return Path(args.file) if args.target in IMPORT_TARGETS and args.file is not None else None
 
 
 def _reject_line(raw: str, reason: str) -> str:
@@ -464,9 +459,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    missing = _missing_import_file(args)
-    if missing is not None:
-        print(f"error: cannot read {missing}: no such file", file=sys.stderr)
+    named = _import_file(args) if args.command == "import" else None
+    if named is not None and not named.exists():  # said before any store is opened or created
+        print(f"error: cannot read {named}: no such file", file=sys.stderr)
         return 1
     try:
         db = open_store(db_path)

@@ -15,6 +15,8 @@ FROM ingest_runs
 QUALIFY row_number() OVER (PARTITION BY connector ORDER BY started_at DESC, run_id DESC) = 1
 """
 
+_LAST_RUN_OF_SQL = "SELECT status, error FROM ingest_runs WHERE connector = ? ORDER BY started_at DESC, run_id DESC LIMIT 1"
+
 # Failed runs since the connector's last success: how long it has kept failing (a quiet success writes no run row).
 _FAILURES_SQL = """
 SELECT r.connector, count(*)
@@ -68,9 +70,7 @@ def connector_health(
         if failing:
             stale = True
         run = runs.get(name)
-        if last_error is None and run is not None and run[0] == "ok" and run[6]:
-            # The last run landed but refused something whole (a dropped file that cannot be read): that is the
-            # source's error to show until a later run stores something, or a file drop finds failed/ dealt with.
+        if last_error is None and run is not None and _is_refusal(run[0], run[6]):
             last_error, last_error_at = run[6], run[2] or run[1]
         report.append(
             {
@@ -102,6 +102,18 @@ def connector_health(
     return [item for item in report if item["connector"] not in problems] + [
         _problem_item(name, problem) for name, problem in sorted(problems.items())
     ]
+
+
+def _is_refusal(status: str, error: str | None) -> bool:
+    # A run that landed but refused something whole (a dropped file that cannot be read): the source's error to show
+    # until a later run records itself without one (it stored something, or a file drop found failed/ dealt with).
+    return status == "ok" and bool(error)
+
+
+def refusal_on_show(db: Database, connector: str) -> bool:
+    """Whether ``connector``'s last run refused something, which every screen shows as its error."""
+    last = db.execute(_LAST_RUN_OF_SQL, [connector])
+    return bool(last) and _is_refusal(*last[0])
 
 
 def _problem_item(name: str, problem: str) -> dict[str, Any]:
